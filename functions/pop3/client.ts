@@ -1,0 +1,909 @@
+import type { Socket } from 'node:net';
+import { Capabilities } from './capabilities';
+import { encodeCommand, encodeResponseLine, MAX_COMMAND_OCTETS } from './command';
+import { errorCodeForResponseCode, Pop3Error, type Pop3ErrorCode } from './errors';
+import { MessageStream } from './message-stream';
+import { printable, ReplyDecoder, type AfterStatus, type StatusLine } from './reply-decoder';
+import { apopDigest, saslClient, type AuthMethod, type Credentials, type SaslMechanismName } from './sasl';
+import { openSocket, upgradeSocket, type TlsMode, type TlsSettings } from './transport';
+
+export interface Pop3Timeouts {
+  /** TCP connect plus, for implicit TLS, the handshake. */
+  readonly connectMs: number;
+  /** From connected to the server's greeting. */
+  readonly greetingMs: number;
+  /** Longest silence from the server while a reply is awaited. */
+  readonly idleMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: Pop3Timeouts = { connectMs: 15_000, greetingMs: 15_000, idleMs: 60_000 };
+
+export interface TraceEvent {
+  readonly direction: 'client' | 'server';
+  /** The line, with credentials replaced by `[redacted]`. Message bodies are never traced. */
+  readonly line: string;
+}
+
+export interface Pop3ClientOptions {
+  readonly host: string;
+  /** Defaults to 995 for implicit TLS, 110 otherwise. */
+  readonly port?: number;
+  /**
+   * `implicit` (default, RFC 8314), `starttls` (STLS, RFC 2595; fails if not offered) or `none`.
+   * `none` must be chosen explicitly and sends no cleartext password unless `allowPlaintextAuth`.
+   */
+  readonly tls?: TlsMode;
+  readonly tlsOptions?: TlsSettings;
+  /** Allow a password or token to cross an unencrypted connection. Default false. */
+  readonly allowPlaintextAuth?: boolean;
+  readonly auth: Credentials & {
+    /** Login method; `auto` (default) picks the strongest the server offers for the credentials. */
+    readonly method?: AuthMethod | 'auto';
+  };
+  readonly localAddress?: string;
+  readonly timeouts?: Partial<Pop3Timeouts>;
+  /** Most commands in flight when the server offers PIPELINING (RFC 2449 §6.6). Default 64. */
+  readonly pipelineWindow?: number;
+  /** Longest status line accepted. Default 512 octets (RFC 2449 §4). */
+  readonly maxLineLength?: number;
+  /** Largest message accepted by RETR/TOP; larger ones fail with ELIMIT. Default 512 MiB. */
+  readonly maxMessageBytes?: number;
+  /** Largest LIST/UIDL/CAPA reply accepted. Default 64 MiB. */
+  readonly maxListingBytes?: number;
+  /** Send `UTF8` when the server advertises it (RFC 6856). Default true. */
+  readonly utf8?: boolean;
+  /** Aborts whatever is in progress and closes the connection. */
+  readonly signal?: AbortSignal;
+  /** Protocol trace for debugging; credentials are redacted before it is called. */
+  readonly onTrace?: (event: TraceEvent) => void;
+}
+
+export interface MailboxStat {
+  readonly count: number;
+  readonly size: number;
+}
+
+export interface ListEntry {
+  readonly messageNumber: number;
+  /** Size as the server states it: a hint, never a byte count to read by (servers get it wrong). */
+  readonly size: number;
+}
+
+export interface UidlEntry {
+  readonly messageNumber: number;
+  readonly uid: string;
+}
+
+export type SessionState = 'connecting' | 'authorization' | 'transaction' | 'closed';
+
+/** What a pending command does with each part of its reply. */
+interface Pending {
+  readonly verb: string;
+  readonly line: Buffer | undefined;
+  /** Must be alone on the wire: nothing after it is sent until its reply is complete. */
+  readonly exclusive: boolean;
+  /** Decides what follows this status line, or `continue` to stay at the head (SASL). */
+  status(line: StatusLine): AfterStatus | 'continue';
+  data?(chunk: Buffer): void;
+  overflow?(limit: number): void;
+  end?(): void;
+  fail(error: Pop3Error): void;
+}
+
+const CREDENTIAL_VERBS = new Set(['PASS', 'APOP', 'AUTH', 'USER']);
+
+/**
+ * A POP3 session (RFC 1939) over TCP or TLS.
+ *
+ * Commands may be issued without awaiting earlier ones. When the server offers PIPELINING they go
+ * out together, up to `pipelineWindow` in flight; otherwise one at a time. Replies are matched to
+ * commands through a FIFO, because only the command knows whether its reply has a body.
+ *
+ * Use `Pop3Client.connect(options)` to get a logged-in session.
+ */
+export class Pop3Client {
+  private socket: Socket;
+  private readonly decoder: ReplyDecoder;
+  private readonly queue: Pending[] = [];
+  private readonly inflight: Pending[] = [];
+  private readonly timeouts: Pop3Timeouts;
+  private readonly window: number;
+  private readonly maxMessageBytes: number;
+  private readonly maxListingBytes: number;
+  private readonly secrets: string[];
+  private corked = false;
+  private pausedForConsumer = false;
+  private quitting = false;
+  private failure: Pop3Error | undefined;
+  private capa = new Capabilities();
+  private apopTimestamp: string | undefined;
+  private pipeliningActive = false;
+  private encrypted: boolean;
+  private stateValue: SessionState = 'connecting';
+  private readonly closedPromise: Promise<void>;
+  private resolveClosed!: () => void;
+  private readonly onAbort = () =>
+    this.fatal(new Pop3Error('EABORTED', 'POP3 session aborted', { cause: this.options.signal?.reason }));
+
+  private constructor(
+    private readonly options: Pop3ClientOptions,
+    socket: Socket,
+    encrypted: boolean,
+  ) {
+    this.socket = socket;
+    this.encrypted = encrypted;
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    this.window = Math.max(1, options.pipelineWindow ?? 64);
+    this.maxMessageBytes = options.maxMessageBytes ?? 512 * 1024 * 1024;
+    this.maxListingBytes = options.maxListingBytes ?? 64 * 1024 * 1024;
+    this.secrets = secretVariants(options.auth);
+    this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
+    this.decoder = new ReplyDecoder(
+      {
+        status: (line) => this.onStatus(line),
+        data: (chunk) => this.inflight[0]?.data?.(chunk),
+        overflow: (limit) => this.inflight[0]?.overflow?.(limit),
+        end: () => this.inflight.shift()?.end?.(),
+      },
+      {
+        maxLineLength: options.maxLineLength ?? 512,
+        // Per-command limits are enforced by the commands; this is the outer bound.
+        maxBodyBytes: Math.max(this.maxMessageBytes, this.maxListingBytes),
+      },
+    );
+    this.attach(socket);
+    options.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /** Connects, reads the greeting, negotiates TLS and capabilities, and logs in. */
+  static async connect(options: Pop3ClientOptions): Promise<Pop3Client> {
+    const client = await Pop3Client.open(options);
+    try {
+      await client.login();
+      return client;
+    } catch (error) {
+      client.destroy();
+      throw error;
+    }
+  }
+
+  /**
+   * Connects and reads the greeting, then CAPA and (for `starttls`) STLS, without logging in.
+   * Most callers want `connect`.
+   */
+  static async open(options: Pop3ClientOptions): Promise<Pop3Client> {
+    validateOptions(options);
+    const mode = options.tls ?? 'implicit';
+    const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    const port = options.port ?? (mode === 'implicit' ? 995 : 110);
+    const socket = await openSocket(
+      { host: options.host, port, ...(options.localAddress ? { localAddress: options.localAddress } : {}) },
+      mode === 'implicit',
+      options.tlsOptions ?? {},
+      timeouts.connectMs,
+      options.signal,
+    );
+    const client = new Pop3Client(options, socket, mode === 'implicit');
+    try {
+      await client.greeting();
+      await client.refreshCapabilities();
+      if (mode === 'starttls') await client.startTls();
+      return client;
+    } catch (error) {
+      client.destroy();
+      throw error;
+    }
+  }
+
+  get state(): SessionState {
+    return this.stateValue;
+  }
+
+  get capabilities(): Capabilities {
+    return this.capa;
+  }
+
+  /** True when commands are being pipelined (the server advertised PIPELINING after login). */
+  get pipelining(): boolean {
+    return this.pipeliningActive;
+  }
+
+  get isEncrypted(): boolean {
+    return this.encrypted;
+  }
+
+  /** Resolves once the connection is closed, for whatever reason. */
+  get closed(): Promise<void> {
+    return this.closedPromise;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Authorization state
+
+  /** Logs in with the configured credentials, then re-reads capabilities (RFC 2449 §5). */
+  async login(): Promise<void> {
+    if (this.stateValue !== 'authorization') {
+      throw new Pop3Error('ECLOSED', `cannot log in while ${this.stateValue}`, { command: 'LOGIN' });
+    }
+    if (this.capa.has('UTF8') && this.options.utf8 !== false) {
+      // RFC 6856 §2: UTF8 is issued before authentication; a refusal only means no UTF-8 mode.
+      await this.simple('UTF8', []).catch((error: unknown) => {
+        // A -ERR leaves the session usable; anything that closed it is fatal.
+        if (this.stateValue === 'closed') throw error;
+      });
+    }
+    const method = this.chooseAuthMethod();
+    this.guardCleartext(method);
+    const { auth } = this.options;
+    switch (method) {
+      case 'USER':
+        await this.simple('USER', [auth.username], true);
+        await this.simple('PASS', [auth.password!], true);
+        break;
+      case 'APOP':
+        await this.simple('APOP', [auth.username, apopDigest(this.apopTimestamp!, auth.password!)], true);
+        break;
+      default:
+        await this.authenticate(method);
+    }
+    this.stateValue = 'transaction';
+    await this.refreshCapabilities();
+    this.pipeliningActive = this.capa.pipelining;
+  }
+
+  private chooseAuthMethod(): AuthMethod {
+    const { auth } = this.options;
+    const requested = auth.method ?? 'auto';
+    const sasl = this.capa.saslMechanisms;
+    if (requested !== 'auto') {
+      if (requested === 'APOP' && !this.apopTimestamp) {
+        throw new Pop3Error('EAUTH', 'APOP requested but the greeting carries no timestamp', {
+          command: 'APOP',
+        });
+      }
+      return requested;
+    }
+    if (auth.accessToken) {
+      if (sasl.includes('XOAUTH2')) return 'XOAUTH2';
+      if (sasl.includes('OAUTHBEARER')) return 'OAUTHBEARER';
+      throw new Pop3Error('EAUTH', 'server offers neither XOAUTH2 nor OAUTHBEARER for token login', {
+        command: 'AUTH',
+      });
+    }
+    if (!auth.password) throw new Pop3Error('ECONFIG', 'no password or access token configured');
+    if (!this.encrypted) {
+      // Over cleartext prefer methods that do not reveal the password.
+      if (sasl.includes('CRAM-MD5')) return 'CRAM-MD5';
+      if (this.apopTimestamp) return 'APOP';
+    }
+    if (sasl.includes('PLAIN')) return 'PLAIN';
+    if (this.capa.has('USER') || this.capa.tags.length === 0) return 'USER';
+    if (sasl.includes('LOGIN')) return 'LOGIN';
+    if (sasl.includes('CRAM-MD5')) return 'CRAM-MD5';
+    if (this.apopTimestamp) return 'APOP';
+    return 'USER';
+  }
+
+  /** A password or token never crosses an unencrypted connection unless explicitly allowed. */
+  private guardCleartext(method: AuthMethod): void {
+    if (this.encrypted || this.options.allowPlaintextAuth) return;
+    if (method === 'APOP' || method === 'CRAM-MD5') return; // only a digest is sent
+    throw new Pop3Error(
+      'ECONFIG',
+      `refusing to send credentials with ${method} over an unencrypted connection; ` +
+        'use tls "implicit" or "starttls", or set allowPlaintextAuth',
+      { command: method === 'USER' ? 'PASS' : 'AUTH' },
+    );
+  }
+
+  /** RFC 5034 SASL exchange. */
+  private authenticate(name: SaslMechanismName): Promise<void> {
+    const mech = saslClient(name, this.options.auth);
+    let initial = mech.initialResponse;
+    let line: Buffer;
+    if (initial !== undefined && `AUTH ${name} ${initial || '='}`.length <= MAX_COMMAND_OCTETS) {
+      line = encodeCommand('AUTH', name, initial || '=');
+      initial = undefined;
+    } else {
+      // RFC 5034 §4: an initial response that would overflow the 255-octet command goes after `+`.
+      line = encodeCommand('AUTH', name);
+    }
+    const expectedResponses = name === 'LOGIN' ? 2 : 1;
+    let responsesSent = line.length > `AUTH ${name}\r\n`.length ? 1 : 0;
+    return new Promise<void>((resolve, reject) => {
+      const send = (base64: string) => {
+        responsesSent += 1;
+        this.trace('client', '[redacted SASL response]');
+        this.socket.write(encodeResponseLine(base64));
+      };
+      this.enqueue({
+        verb: 'AUTH',
+        line,
+        exclusive: true,
+        status: (status) => {
+          // Some servers send `+OK` where a `+` challenge is due (field notes, lesson 9). Before the
+          // client has sent what the mechanism needs, a `+OK` cannot mean success: treat it as a
+          // challenge. After that, `+` challenges are error reports (XOAUTH2/OAUTHBEARER) or
+          // further steps, and are answered as the mechanism says.
+          const challengeDue = responsesSent < expectedResponses;
+          if (status.kind === 'continuation' || (status.kind === 'ok' && challengeDue)) {
+            if (initial !== undefined) {
+              send(initial);
+              initial = undefined;
+            } else {
+              send(mech.respond(decodeChallenge(status.text)));
+            }
+            return 'continue';
+          }
+          if (status.kind === 'ok') resolve();
+          else reject(this.replyError('AUTH', status, true));
+          return 'done';
+        },
+        fail: reject,
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Transaction state (RFC 1939 §5)
+
+  async stat(): Promise<MailboxStat> {
+    const status = await this.simple('STAT', []);
+    const [count, size] = status.text.split(/\s+/).map(Number);
+    if (!isCount(count) || !isCount(size)) {
+      throw new Pop3Error('EPROTOCOL', `malformed STAT reply: ${printable(status.text)}`, {
+        command: 'STAT',
+      });
+    }
+    return { count, size };
+  }
+
+  async list(): Promise<ListEntry[]> {
+    const body = await this.multiBuffered('LIST', [], this.maxListingBytes);
+    return parseListing(body, 'LIST').map(([messageNumber, rest]) => {
+      const size = Number(rest.split(/\s+/)[0]);
+      if (!isCount(size)) throw new Pop3Error('EPROTOCOL', `malformed LIST line for ${messageNumber}`);
+      return { messageNumber, size };
+    });
+  }
+
+  async uidl(): Promise<UidlEntry[]> {
+    const body = await this.multiBuffered('UIDL', [], this.maxListingBytes);
+    return parseListing(body, 'UIDL').map(([messageNumber, rest]) => ({ messageNumber, uid: rest }));
+  }
+
+  /** UIDL for one message (RFC 1939 §7). */
+  async uidlOf(messageNumber: number): Promise<UidlEntry> {
+    const status = await this.simple('UIDL', [checkNumber(messageNumber, 'UIDL')]);
+    const [n, ...rest] = status.text.trim().split(/\s+/);
+    return { messageNumber: Number(n), uid: rest.join(' ') };
+  }
+
+  /**
+   * RETR as a stream of raw bytes. Resolves when the server says `+OK`; the stream ends at the
+   * terminator. Streams must be consumed in the order they were requested: the next message's
+   * bytes come only after this one's.
+   */
+  retr(messageNumber: number): Promise<MessageStream> {
+    return guarded(() => this.multiStream('RETR', [checkNumber(messageNumber, 'RETR')], messageNumber));
+  }
+
+  /** RETR into one Buffer. Convenient for small messages; large ones should use `retr`. */
+  async retrBuffer(messageNumber: number): Promise<Buffer> {
+    return (await this.retr(messageNumber)).toBuffer();
+  }
+
+  /** TOP (RFC 1939 §7): the headers, the blank line and the first `lines` lines of the body. */
+  top(messageNumber: number, lines: number): Promise<Buffer> {
+    return guarded(() =>
+      this.multiBuffered(
+        'TOP',
+        [checkNumber(messageNumber, 'TOP'), checkCount(lines, 'TOP')],
+        this.maxMessageBytes,
+      ),
+    );
+  }
+
+  /** Marks a message deleted. Nothing is removed until QUIT ends the session (RFC 1939 §6). */
+  dele(messageNumber: number): Promise<void> {
+    return guarded(() => this.simple('DELE', [checkNumber(messageNumber, 'DELE')]).then(() => undefined));
+  }
+
+  /** Unmarks every message marked deleted in this session. */
+  async rset(): Promise<void> {
+    await this.simple('RSET', []);
+  }
+
+  async noop(): Promise<void> {
+    await this.simple('NOOP', []);
+  }
+
+  /**
+   * Ends the session. From the transaction state this enters UPDATE, in which the server removes
+   * the messages marked deleted (RFC 1939 §6); a `-ERR` here means some may not have been removed.
+   */
+  async quit(): Promise<void> {
+    if (this.stateValue === 'closed')
+      throw this.failure ?? new Pop3Error('ECLOSED', 'session already closed');
+    this.quitting = true;
+    try {
+      await this.simple('QUIT', []);
+    } finally {
+      this.socket.end();
+      this.finish();
+    }
+  }
+
+  /** Drops the connection without QUIT: nothing marked deleted is removed. */
+  destroy(): void {
+    if (this.stateValue === 'closed') return;
+    this.fatal(new Pop3Error('ECLOSED', 'session closed by the client'));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Command plumbing
+
+  private greeting(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => this.fatal(new Pop3Error('ETIMEDOUT', `no greeting within ${this.timeouts.greetingMs} ms`)),
+        this.timeouts.greetingMs,
+      );
+      // The greeting is a reply without a command: it waits at the head of the FIFO.
+      this.inflight.push({
+        verb: 'greeting',
+        line: undefined,
+        exclusive: true,
+        status: (status) => {
+          clearTimeout(timer);
+          if (status.kind === 'ok') {
+            // RFC 1939 §7: an APOP-capable server puts a msg-id-like timestamp in its greeting.
+            this.apopTimestamp = /<[^<>\s]*@?[^<>\s]*>/.exec(status.text)?.[0];
+            this.stateValue = 'authorization';
+            resolve();
+          } else {
+            reject(this.replyError('greeting', status, false));
+          }
+          return 'done';
+        },
+        fail: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+      this.socket.setTimeout(this.timeouts.idleMs);
+    });
+  }
+
+  private async refreshCapabilities(): Promise<void> {
+    try {
+      this.capa = Capabilities.parse(await this.multiBuffered('CAPA', [], this.maxListingBytes));
+    } catch (error) {
+      // A server without CAPA (plain RFC 1939) answers -ERR: it simply has no extensions.
+      if (error instanceof Pop3Error && error.code !== 'ECOMMAND') throw error;
+      this.capa = new Capabilities();
+    }
+  }
+
+  /** RFC 2595 §4 STLS, with the RFC 2595 §3.1 / RFC 7817 injection guard. */
+  private async startTls(): Promise<void> {
+    if (!this.capa.has('STLS')) {
+      throw new Pop3Error('ETLS', 'server does not offer STLS, and the account requires it', {
+        command: 'STLS',
+      });
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.enqueue({
+        verb: 'STLS',
+        line: encodeCommand('STLS'),
+        exclusive: true,
+        status: (status) => {
+          if (status.kind !== 'ok') {
+            reject(
+              new Pop3Error('ETLS', `server refused STLS: ${printable(status.text)}`, {
+                command: 'STLS',
+                response: status.text,
+              }),
+            );
+            return 'done';
+          }
+          // Stop reading at once: anything after this line was sent in cleartext and must not
+          // be taken as a reply (that is how STARTTLS command injection works).
+          this.socket.pause();
+          resolve();
+          return 'halt';
+        },
+        fail: reject,
+      });
+    });
+    const injected = this.decoder.resume();
+    if (injected.length > 0) {
+      throw new Pop3Error(
+        'ETLS',
+        `server sent ${injected.length} octets after +OK to STLS, before TLS began`,
+        {
+          command: 'STLS',
+        },
+      );
+    }
+    const plain = this.socket;
+    this.detach(plain);
+    try {
+      this.socket = await upgradeSocket(
+        plain,
+        this.options.host,
+        this.options.tlsOptions ?? {},
+        this.timeouts.connectMs,
+        this.options.signal,
+      );
+    } catch (error) {
+      this.fatal(error instanceof Pop3Error ? error : new Pop3Error('ETLS', String(error), { cause: error }));
+      throw error;
+    }
+    this.encrypted = true;
+    this.attach(this.socket);
+    this.socket.setTimeout(this.timeouts.idleMs);
+    // RFC 2595 §4: capabilities learnt before TLS are discarded.
+    await this.refreshCapabilities();
+  }
+
+  /** A command with a single-line reply. */
+  private simple(verb: string, args: ReadonlyArray<string | number>, sensitive = false): Promise<StatusLine> {
+    return this.request(verb, args, (resolve, reject) => ({
+      status: (status) => {
+        if (status.kind === 'ok') resolve(status);
+        else reject(this.replyError(verb, status, sensitive));
+        return 'done';
+      },
+    }));
+  }
+
+  /** A command with a multi-line reply, collected whole (bounded by `maxBytes`). */
+  private multiBuffered(
+    verb: string,
+    args: ReadonlyArray<string | number>,
+    maxBytes: number,
+  ): Promise<Buffer> {
+    return this.request(verb, args, (resolve, reject) => {
+      const parts: Buffer[] = [];
+      let size = 0;
+      let error: Pop3Error | undefined;
+      const tooBig = () =>
+        new Pop3Error('ELIMIT', `${verb} reply exceeds ${maxBytes} octets`, { command: verb });
+      return {
+        status: (status) => {
+          if (status.kind === 'ok') return 'body';
+          reject(this.replyError(verb, status, false));
+          return 'done';
+        },
+        data: (chunk) => {
+          size += chunk.length;
+          if (size > maxBytes) error ??= tooBig();
+          else parts.push(chunk);
+        },
+        overflow: () => (error ??= tooBig()),
+        end: () => (error ? reject(error) : resolve(Buffer.concat(parts, size))),
+      };
+    });
+  }
+
+  /** A command whose multi-line reply is handed over as a stream, with backpressure. */
+  private multiStream(
+    verb: string,
+    args: ReadonlyArray<string | number>,
+    messageNumber: number,
+  ): Promise<MessageStream> {
+    return this.request(verb, args, (resolve, reject) => {
+      let stream: MessageStream | undefined;
+      const limit = this.maxMessageBytes;
+      return {
+        status: (status) => {
+          if (status.kind !== 'ok') {
+            reject(this.replyError(verb, status, false));
+            return 'done';
+          }
+          stream = new MessageStream(messageNumber, () => this.resumeForConsumer(), 256 * 1024);
+          resolve(stream);
+          return 'body';
+        },
+        data: (chunk) => {
+          if (!stream || stream.destroyed) return;
+          if (stream.bytesReceived + chunk.length > limit) {
+            stream.destroy(
+              new Pop3Error('ELIMIT', `message ${messageNumber} exceeds ${limit} octets`, { command: verb }),
+            );
+            return;
+          }
+          if (!stream.deliver(chunk)) this.pauseForConsumer();
+        },
+        overflow: () =>
+          stream?.destroy(
+            new Pop3Error('ELIMIT', `message ${messageNumber} exceeds ${limit} octets`, { command: verb }),
+          ),
+        end: () => {
+          if (stream && !stream.destroyed) stream.push(null);
+        },
+        failStream: (error: Pop3Error) => {
+          if (stream && !stream.destroyed && !stream.readableEnded) stream.destroy(error);
+        },
+      };
+    });
+  }
+
+  private request<T>(
+    verb: string,
+    args: ReadonlyArray<string | number>,
+    handlers: (
+      resolve: (value: T) => void,
+      reject: (error: Pop3Error) => void,
+    ) => Omit<Pending, 'verb' | 'line' | 'exclusive' | 'fail'> & { failStream?(error: Pop3Error): void },
+  ): Promise<T> {
+    const promise = new Promise<T>((resolve, reject) => {
+      const line = encodeCommand(verb, ...args);
+      const h = handlers(resolve, reject);
+      this.enqueue({
+        verb,
+        line,
+        exclusive: false,
+        ...h,
+        fail: (error) => {
+          h.failStream?.(error);
+          reject(error);
+        },
+      });
+    });
+    // Callers may issue many commands and await them in order; a rejection of one not yet awaited
+    // must not be reported as unhandled. Awaiting the returned promise still sees the rejection.
+    promise.catch(() => {});
+    return promise;
+  }
+
+  private enqueue(pending: Pending): void {
+    if (this.stateValue === 'closed' || (this.quitting && pending.verb !== 'QUIT')) {
+      pending.fail(
+        this.failure ??
+          new Pop3Error('ECLOSED', `${pending.verb}: session is closed`, { command: pending.verb }),
+      );
+      return;
+    }
+    this.queue.push(pending);
+    this.pump();
+  }
+
+  /** Writes queued commands while the window allows: many when pipelining, else one at a time. */
+  private pump(): void {
+    const window = this.pipeliningActive ? this.window : 1;
+    while (this.queue.length > 0 && this.inflight.length < window) {
+      const next = this.queue[0]!;
+      if (next.exclusive && this.inflight.length > 0) break;
+      if (this.inflight.some((p) => p.exclusive)) break;
+      this.queue.shift();
+      this.inflight.push(next);
+      if (next.line) {
+        this.trace('client', traceCommand(next.verb, next.line));
+        if (!this.corked) {
+          // Commands issued in one tick leave in one TCP segment.
+          this.corked = true;
+          this.socket.cork();
+          process.nextTick(() => {
+            this.corked = false;
+            this.socket.uncork();
+          });
+        }
+        this.socket.write(next.line);
+      }
+    }
+  }
+
+  private onStatus(line: StatusLine): AfterStatus {
+    const head = this.inflight[0];
+    if (!head) {
+      throw new Pop3Error(
+        'EPROTOCOL',
+        `unexpected reply with no command outstanding: ${printable(line.text)}`,
+      );
+    }
+    this.trace('server', `${line.kind === 'ok' ? '+OK' : line.kind === 'err' ? '-ERR' : '+'} ${line.text}`);
+    const after = head.status(line);
+    if (after === 'continue') return 'done';
+    if (after !== 'body') {
+      this.inflight.shift();
+      this.pump();
+    }
+    return after;
+  }
+
+  private onData = (chunk: Buffer): void => {
+    try {
+      this.decoder.push(chunk);
+      this.pump();
+    } catch (error) {
+      this.fatal(
+        error instanceof Pop3Error ? error : new Pop3Error('EPROTOCOL', String(error), { cause: error }),
+      );
+    }
+  };
+
+  private onSocketError = (cause: Error): void => {
+    this.fatal(new Pop3Error('ECONNECTION', `connection error: ${cause.message}`, { cause }));
+  };
+
+  private onSocketClose = (): void => {
+    if (this.stateValue === 'closed') return;
+    if (this.quitting && this.inflight.length === 0 && this.queue.length === 0) {
+      this.finish();
+      return;
+    }
+    const inReply = this.decoder.hasPartialInput;
+    const pending = this.inflight[0]?.verb;
+    this.fatal(
+      new Pop3Error(
+        'ECONNECTION',
+        pending
+          ? `server closed the connection ${inReply ? 'in the middle of' : 'before'} the reply to ${pending}`
+          : 'server closed the connection',
+        pending ? { command: pending } : {},
+      ),
+    );
+  };
+
+  private onSocketTimeout = (): void => {
+    // Silence only counts while the server owes a reply and the client is not the one holding back.
+    if (this.inflight.length === 0 || this.pausedForConsumer) return;
+    const verb = this.inflight[0]!.verb;
+    this.fatal(
+      new Pop3Error('ETIMEDOUT', `no data from the server for ${this.timeouts.idleMs} ms awaiting ${verb}`, {
+        command: verb,
+      }),
+    );
+  };
+
+  private attach(socket: Socket): void {
+    socket.on('data', this.onData);
+    socket.on('error', this.onSocketError);
+    socket.on('close', this.onSocketClose);
+    socket.on('end', this.onSocketClose);
+    socket.on('timeout', this.onSocketTimeout);
+  }
+
+  private detach(socket: Socket): void {
+    socket.off('data', this.onData);
+    socket.off('error', this.onSocketError);
+    socket.off('close', this.onSocketClose);
+    socket.off('end', this.onSocketClose);
+    socket.off('timeout', this.onSocketTimeout);
+  }
+
+  private pauseForConsumer(): void {
+    if (this.pausedForConsumer) return;
+    this.pausedForConsumer = true;
+    this.socket.pause();
+  }
+
+  private resumeForConsumer(): void {
+    if (!this.pausedForConsumer) return;
+    this.pausedForConsumer = false;
+    this.socket.resume();
+  }
+
+  private fatal(error: Pop3Error): void {
+    if (this.stateValue === 'closed') return;
+    this.failure = error;
+    const pending = [...this.inflight.splice(0), ...this.queue.splice(0)];
+    this.socket.destroy();
+    this.finish();
+    for (const p of pending) p.fail(error);
+  }
+
+  private finish(): void {
+    this.stateValue = 'closed';
+    this.options.signal?.removeEventListener('abort', this.onAbort);
+    this.resolveClosed();
+  }
+
+  /** Turns a `-ERR` into the error its response code calls for, with secrets scrubbed. */
+  private replyError(verb: string, status: StatusLine, credentialCommand: boolean): Pop3Error {
+    const text = this.redact(status.text);
+    let code: Pop3ErrorCode =
+      errorCodeForResponseCode(status.code) ?? (credentialCommand ? 'EAUTH' : 'ECOMMAND');
+    if (verb === 'greeting' && code === 'ECOMMAND') code = 'ECONNECTION';
+    const shown = status.code ? `[${status.code}] ${text}` : text;
+    const retryAfter = code === 'ELOGIN_DELAY' ? this.capa.loginDelaySeconds : undefined;
+    return new Pop3Error(code, `${verb} failed: -ERR ${printable(shown)}`, {
+      command: verb,
+      response: `-ERR ${shown}`,
+      ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}),
+    });
+  }
+
+  private redact(text: string): string {
+    let out = text;
+    for (const secret of this.secrets) out = out.split(secret).join('[redacted]');
+    return out;
+  }
+
+  private trace(direction: TraceEvent['direction'], line: string): void {
+    if (this.options.onTrace) this.options.onTrace({ direction, line: this.redact(line) });
+  }
+}
+
+function validateOptions(options: Pop3ClientOptions): void {
+  const mode = options.tls ?? 'implicit';
+  if (!['implicit', 'starttls', 'none'].includes(mode)) {
+    throw new Pop3Error('ECONFIG', `tls must be "implicit", "starttls" or "none", not "${String(mode)}"`);
+  }
+  if (!options.host) throw new Pop3Error('ECONFIG', 'host is required');
+  if (!options.auth?.username) throw new Pop3Error('ECONFIG', 'username is required');
+  // eslint-disable-next-line no-control-regex
+  if (/[\r\n\0]/.test(options.auth.username))
+    throw new Pop3Error('ECONFIG', 'username contains CR, LF or NUL');
+}
+
+/** The forms in which a secret could appear on the wire or in a reply. */
+function secretVariants(auth: Credentials): string[] {
+  const out: string[] = [];
+  for (const secret of [auth.password, auth.accessToken]) {
+    if (!secret) continue;
+    out.push(secret, Buffer.from(secret, 'utf8').toString('base64'));
+  }
+  return out.filter((s) => s.length >= 3);
+}
+
+function traceCommand(verb: string, line: Buffer): string {
+  if (!CREDENTIAL_VERBS.has(verb) || verb === 'USER') return line.toString('utf8').trimEnd();
+  if (verb === 'AUTH')
+    return line.toString('utf8').trimEnd().split(' ').slice(0, 2).join(' ') + ' [redacted]';
+  return `${verb} [redacted]`;
+}
+
+function decodeChallenge(text: string): Buffer {
+  const trimmed = text.trim();
+  return /^[A-Za-z0-9+/]*={0,2}$/.test(trimmed)
+    ? Buffer.from(trimmed, 'base64')
+    : Buffer.from(trimmed, 'utf8');
+}
+
+/** Lines of a LIST/UIDL body as [message number, rest of line]. */
+function parseListing(body: Buffer, verb: string): Array<[number, string]> {
+  const out: Array<[number, string]> = [];
+  // latin1 keeps every octet as one character, so odd bytes in a UIDL survive to be judged later.
+  for (const raw of body.toString('latin1').split('\n')) {
+    const line = raw.replace(/\r$/, '').trim();
+    if (!line) continue;
+    const match = /^(\d+)\s+(.*)$/.exec(line);
+    const n = Number(match?.[1]);
+    if (!match || !Number.isSafeInteger(n) || n < 1) {
+      throw new Pop3Error('EPROTOCOL', `malformed ${verb} line: ${printable(line)}`, { command: verb });
+    }
+    out.push([n, match[2]!.trim()]);
+  }
+  return out;
+}
+
+/** Runs `start`, turning a synchronous throw into a rejected (and already handled) promise. */
+function guarded<T>(start: () => Promise<T>): Promise<T> {
+  let promise: Promise<T>;
+  try {
+    promise = start();
+  } catch (error) {
+    promise = Promise.reject(error);
+  }
+  promise.catch(() => {});
+  return promise;
+}
+
+function isCount(value: number | undefined): value is number {
+  return value !== undefined && Number.isSafeInteger(value) && value >= 0;
+}
+
+function checkNumber(value: number, verb: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new Pop3Error('ECONFIG', `${verb}: message number must be a positive integer`, { command: verb });
+  }
+  return value;
+}
+
+function checkCount(value: number, verb: string): number {
+  if (!isCount(value)) throw new Pop3Error('ECONFIG', `${verb}: line count must be a non-negative integer`);
+  return value;
+}

@@ -1,0 +1,34 @@
+import { Pop3Error } from './errors';
+
+/** RFC 2449 §4: a command line, keyword and arguments, is at most 255 octets before CRLF. */
+export const MAX_COMMAND_OCTETS = 255;
+
+/**
+ * Encodes one command line. Arguments containing CR, LF or NUL are refused: they would let a
+ * value (a username, a UIDL from a hostile server) smuggle a second command onto the wire.
+ * The error names the verb only, never the argument, which may be a secret.
+ */
+export function encodeCommand(verb: string, ...args: ReadonlyArray<string | number>): Buffer {
+  const parts = [verb, ...args.map(String)];
+  for (const part of parts) {
+    // eslint-disable-next-line no-control-regex
+    if (/[\r\n\0]/.test(part)) {
+      throw new Pop3Error('ECONFIG', `${verb}: argument contains CR, LF or NUL`, { command: verb });
+    }
+  }
+  const line = Buffer.from(`${parts.join(' ')}\r\n`, 'utf8');
+  if (line.length - 2 > MAX_COMMAND_OCTETS) {
+    throw new Pop3Error('ECONFIG', `${verb}: command exceeds ${MAX_COMMAND_OCTETS} octets`, {
+      command: verb,
+    });
+  }
+  return line;
+}
+
+/** Encodes a SASL client response line (RFC 5034 §4), which has no 255-octet limit. */
+export function encodeResponseLine(base64: string): Buffer {
+  if (!/^[A-Za-z0-9+/=*]*$/.test(base64)) {
+    throw new Pop3Error('ECONFIG', 'SASL response is not base64', { command: 'AUTH' });
+  }
+  return Buffer.from(`${base64}\r\n`, 'ascii');
+}
