@@ -834,7 +834,7 @@ function validateOptions(options: Pop3ClientOptions): void {
   }
   if (!options.host) throw new Pop3Error('ECONFIG', 'host is required');
   if (!options.auth?.username) throw new Pop3Error('ECONFIG', 'username is required');
-  // eslint-disable-next-line no-control-regex
+
   if (/[\r\n\0]/.test(options.auth.username))
     throw new Pop3Error('ECONFIG', 'username contains CR, LF or NUL');
 }

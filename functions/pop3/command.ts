@@ -11,7 +11,6 @@ export const MAX_COMMAND_OCTETS = 255;
 export function encodeCommand(verb: string, ...args: ReadonlyArray<string | number>): Buffer {
   const parts = [verb, ...args.map(String)];
   for (const part of parts) {
-    // eslint-disable-next-line no-control-regex
     if (/[\r\n\0]/.test(part)) {
       throw new Pop3Error('ECONFIG', `${verb}: argument contains CR, LF or NUL`, { command: verb });
     }

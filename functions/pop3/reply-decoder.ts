@@ -282,8 +282,8 @@ function withCode(kind: StatusKind, text: string): StatusLine {
 
 /** Shortens and escapes server text for an error message. */
 export function printable(text: string, max = 120): string {
-  // eslint-disable-next-line no-control-regex
   const clean = text.replace(
+    // eslint-disable-next-line no-control-regex
     /[\x00-\x1f\x7f]/g,
     (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
   );
