@@ -8,4 +8,5 @@ module.exports = {
   },
   // Real-server tests start Dovecot and move megabytes over loopback.
   testTimeout: 60_000,
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
 };
