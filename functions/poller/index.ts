@@ -1,0 +1,22 @@
+export { ACCOUNT_ID_PATTERN, type AccountConfig, type AccountSecret } from './account';
+export { archiveKey, normaliseUidl } from './archive-key';
+export {
+  describeFailure,
+  POLL_ERROR_CODES,
+  PollError,
+  type FailureReport,
+  type PollErrorCode,
+} from './errors';
+export * from './events';
+export { readMetadata, type MessageMetadata } from './metadata';
+export {
+  pollAccount,
+  type AccountProgress,
+  type AccountResult,
+  type AccountStatus,
+  type PollDependencies,
+  type PollOptions,
+} from './poll-account';
+export { pollAccounts, type PollAccountsOptions } from './poll-accounts';
+export * from './ports';
+export { Spool } from './spool';

@@ -1,0 +1,466 @@
+import { Pop3Client, type MessageStream, type Pop3ClientOptions, type Pop3Timeouts } from '../pop3';
+import type { AccountConfig } from './account';
+import { archiveKey, normaliseUidl } from './archive-key';
+import { describeFailure, PollError, type FailureReport } from './errors';
+import { EventBatcher } from './event-batcher';
+import { EVENT_SOURCE, stableEventId, type MessageArchivedDetail, type PollEvent } from './events';
+import { DEFAULT_METADATA_LIMITS, readMetadata, type MetadataLimits } from './metadata';
+import {
+  systemClock,
+  type ArchiveStore,
+  type Clock,
+  type CredentialSource,
+  type EventSink,
+  type SeenUidlStore,
+} from './ports';
+import { Spool } from './spool';
+
+/**
+ * The poll workflow for one account. For each message, in this order and never otherwise:
+ *
+ *   RETR → spool (SHA-256 while receiving) → archive (verified against that hash) → publish the
+ *   "Message Archived" event → DELE
+ *
+ * and QUIT at the end, which is when the server really removes what was DELE'd (RFC 1939 §6). A
+ * message whose archiving or event failed is never DELE'd. If the connection drops, nothing is
+ * removed; the next run fetches those messages again, and because archive keys and event ids are
+ * derived from the bytes, that lands on the same object and the same event id.
+ *
+ * Retrieving overlaps archiving: RETRs are pipelined ahead, and up to `storeConcurrency` messages
+ * are being archived while the next ones arrive, within a memory budget.
+ */
+
+export interface PollDependencies {
+  readonly credentials: CredentialSource;
+  readonly archive: ArchiveStore;
+  readonly events: EventSink;
+  /** Needed for accounts in `keep` mode. */
+  readonly seen?: SeenUidlStore;
+  readonly clock?: Clock;
+  /** How to open a logged-in session; defaults to `Pop3Client.connect`. */
+  readonly connect?: (options: Pop3ClientOptions) => Promise<Pop3Client>;
+}
+
+export interface PollOptions {
+  /** Identifies this run in summary events. */
+  readonly runId: string;
+  /** Stop starting new retrievals at this time; what is in flight is finished. */
+  readonly deadline?: Date;
+  /** Bounds for every account (an account's own bounds take precedence). */
+  readonly maxMessages?: number;
+  readonly maxBytes?: number;
+  /** Messages being archived at once. Default 4. */
+  readonly storeConcurrency?: number;
+  /** RETRs requested ahead of the one being read. Default 8. */
+  readonly retrieveAhead?: number;
+  /** Message bytes held in memory across all messages being archived. Default 64 MiB. */
+  readonly memoryBudgetBytes?: number;
+  /** A message larger than this is spooled to a temp file. Default 8 MiB. */
+  readonly spoolMemoryLimitBytes?: number;
+  readonly spoolDir?: string;
+  readonly metadataLimits?: MetadataLimits;
+  readonly eventSource?: string;
+  readonly timeouts?: Partial<Pop3Timeouts>;
+  /** Largest message accepted; larger ones are left on the server and reported. */
+  readonly maxMessageBytes?: number;
+  readonly signal?: AbortSignal;
+  /** Called after each message is handled. */
+  readonly onProgress?: (progress: AccountProgress) => void;
+}
+
+export interface AccountProgress {
+  readonly accountId: string;
+  readonly planned: number;
+  readonly fetched: number;
+  readonly archived: number;
+  readonly bytes: number;
+}
+
+export type AccountStatus = 'ok' | 'partial' | 'skipped' | 'failed';
+
+export interface AccountResult {
+  readonly accountId: string;
+  readonly status: AccountStatus;
+  /** Messages on the server when the run looked (in keep mode: those not archived before). */
+  readonly listed: number;
+  readonly fetched: number;
+  readonly archived: number;
+  /** Of `archived`, how many were already in the archive (fetched again after an interrupted run). */
+  readonly alreadyArchived: number;
+  /** DELEs committed by a successful QUIT. */
+  readonly deleted: number;
+  /** Messages that could not be fetched or archived this run (they stay on the server). */
+  readonly failedMessages: number;
+  readonly bytes: number;
+  readonly durationMs: number;
+  /** Messages left for a later run: bounds, deadline or failures. */
+  readonly remaining: number;
+  /** Why fetching stopped early, when it did. */
+  readonly stoppedBy?: 'maxMessages' | 'maxBytes' | 'deadline' | 'error';
+  /** The server's LOGIN-DELAY (RFC 2449 §6.5): do not log in again sooner. */
+  readonly loginDelaySeconds?: number;
+  readonly error?: FailureReport;
+  /** Per-message problems that did not stop the run (first few). */
+  readonly messageErrors: readonly FailureReport[];
+}
+
+interface Candidate {
+  readonly messageNumber: number;
+  readonly uidl: string | undefined;
+  readonly size: number;
+}
+
+const MAX_REPORTED_MESSAGE_ERRORS = 10;
+
+export async function pollAccount(
+  account: AccountConfig,
+  deps: PollDependencies,
+  options: PollOptions,
+): Promise<AccountResult> {
+  return new AccountPoll(account, deps, options).run();
+}
+
+class AccountPoll {
+  private readonly clock: Clock;
+  private readonly started: Date;
+  private listed = 0;
+  private planned = 0;
+  private fetched = 0;
+  private archived = 0;
+  private alreadyArchived = 0;
+  private deleRequested = 0;
+  private deleted = 0;
+  private failedMessages = 0;
+  private bytes = 0;
+  private stoppedBy: AccountResult['stoppedBy'];
+  private loginDelaySeconds: number | undefined;
+  private readonly messageErrors: FailureReport[] = [];
+  private readonly batcher: EventBatcher;
+  /** Set when archiving or publishing fails: no new messages are started after it. */
+  private sinkFailure: unknown;
+  private client: Pop3Client | undefined;
+
+  constructor(
+    private readonly account: AccountConfig,
+    private readonly deps: PollDependencies,
+    private readonly options: PollOptions,
+  ) {
+    this.clock = deps.clock ?? systemClock;
+    this.started = this.clock.now();
+    this.batcher = new EventBatcher(deps.events);
+  }
+
+  async run(): Promise<AccountResult> {
+    try {
+      this.client = await this.login();
+      this.loginDelaySeconds = this.client.capabilities.loginDelaySeconds;
+      const { fetch, expired } = await this.plan(this.client);
+      await this.retrieveAndArchive(this.client, fetch);
+      if (expired.length > 0) await this.deleteExpired(this.client, expired);
+      const error = this.sinkFailure;
+      // QUIT even after an archive or event failure: the session is healthy, and QUIT commits the
+      // DELEs of the messages that were fully handled.
+      await this.client.quit();
+      this.deleted = this.deleRequested;
+      if (this.account.mode === 'keep' && expired.length > 0) {
+        await this.deps.seen?.forget(
+          this.account.id,
+          expired.map((c) => c.uidl!),
+        );
+      }
+      return this.result(error);
+    } catch (error) {
+      this.client?.destroy();
+      return this.result(error);
+    }
+  }
+
+  private async login(): Promise<Pop3Client> {
+    const secret = await this.deps.credentials.credentials(this.account);
+    const host = secret.host ?? this.account.host;
+    const username = secret.username ?? this.account.username;
+    if (!host) throw new PollError('ECONFIG', `account "${this.account.id}" has no host`);
+    if (!username) throw new PollError('ECONFIG', `account "${this.account.id}" has no username`);
+    const tls = secret.tls ?? this.account.tls ?? 'implicit';
+    const port = secret.port ?? this.account.port;
+    const connect = this.deps.connect ?? ((o: Pop3ClientOptions) => Pop3Client.connect(o));
+    return connect({
+      host,
+      ...(port !== undefined ? { port } : {}),
+      tls,
+      tlsOptions: {
+        ...(this.account.caPem ? { ca: this.account.caPem } : {}),
+        ...(this.account.certificateSha256 ? { certificateSha256: this.account.certificateSha256 } : {}),
+      },
+      allowPlaintextAuth: this.account.allowPlaintextAuth ?? false,
+      auth: {
+        username,
+        ...(secret.password !== undefined ? { password: secret.password } : {}),
+        ...(secret.accessToken !== undefined ? { accessToken: secret.accessToken } : {}),
+        method: this.account.authMethod ?? 'auto',
+      },
+      ...(this.options.timeouts ? { timeouts: this.options.timeouts } : {}),
+      ...(this.options.maxMessageBytes ? { maxMessageBytes: this.options.maxMessageBytes } : {}),
+      ...(this.options.signal ? { signal: this.options.signal } : {}),
+    });
+  }
+
+  /** Lists the mailbox and decides what to fetch this run, and (keep mode) what has expired. */
+  private async plan(client: Pop3Client): Promise<{ fetch: Candidate[]; expired: Candidate[] }> {
+    // LIST and UIDL go out together when the server pipelines.
+    const [list, uidl] = await Promise.all([
+      client.list(),
+      client.uidl().catch((error: unknown) => {
+        if (client.state === 'closed') throw error;
+        return undefined; // a server without UIDL (RFC 1939 makes it optional)
+      }),
+    ]);
+    const uidls = uniqueUidls(uidl ?? []);
+    let candidates: Candidate[] = list.map((entry) => ({
+      messageNumber: entry.messageNumber,
+      uidl: uidls.get(entry.messageNumber),
+      size: entry.size,
+    }));
+    let expired: Candidate[] = [];
+    if (this.account.mode === 'keep') {
+      if (!uidl)
+        throw new PollError(
+          'ECONFIG',
+          `account "${this.account.id}" is in keep mode, but the server has no UIDL`,
+        );
+      if (!this.deps.seen) throw new PollError('ECONFIG', 'keep mode needs a seen-UIDL store');
+      const known = candidates.filter((c) => c.uidl !== undefined).map((c) => c.uidl!);
+      const seen = await this.deps.seen.seen(this.account.id, known);
+      const days = this.account.deleteAfterDays;
+      if (days !== undefined) {
+        const cutoff = this.clock.now().getTime() - days * 86_400_000;
+        expired = candidates.filter(
+          (c) => c.uidl !== undefined && (seen.get(c.uidl)?.getTime() ?? Infinity) <= cutoff,
+        );
+      }
+      // A message whose UIDL is missing or duplicated cannot be remembered: it is fetched each
+      // run, which costs a re-archive (idempotent) but never loses it.
+      candidates = candidates.filter((c) => c.uidl === undefined || !seen.has(c.uidl));
+    }
+    this.listed = candidates.length;
+
+    const maxMessages = this.account.maxMessages ?? this.options.maxMessages ?? Infinity;
+    const maxBytes = this.account.maxBytes ?? this.options.maxBytes ?? Infinity;
+    const fetch: Candidate[] = [];
+    let plannedBytes = 0;
+    for (const candidate of candidates) {
+      if (fetch.length >= maxMessages) {
+        this.stoppedBy = 'maxMessages';
+        break;
+      }
+      // LIST sizes are hints (servers get them wrong), good enough for a budget. The first message
+      // is always taken so that a message larger than the budget cannot block the mailbox.
+      if (fetch.length > 0 && plannedBytes + candidate.size > maxBytes) {
+        this.stoppedBy = 'maxBytes';
+        break;
+      }
+      plannedBytes += candidate.size;
+      fetch.push(candidate);
+    }
+    this.planned = fetch.length;
+    return { fetch, expired };
+  }
+
+  private async retrieveAndArchive(client: Pop3Client, plan: readonly Candidate[]): Promise<void> {
+    const ahead = Math.max(1, this.options.retrieveAhead ?? 8);
+    const concurrency = Math.max(1, this.options.storeConcurrency ?? 4);
+    const budget = this.options.memoryBudgetBytes ?? 64 * 1024 * 1024;
+    const spoolLimit = Math.min(this.options.spoolMemoryLimitBytes ?? 8 * 1024 * 1024, budget);
+    const requested: Array<{ candidate: Candidate; stream: Promise<MessageStream> }> = [];
+    const tasks = new Set<Promise<void>>();
+    let memoryHeld = 0;
+    let next = 0;
+
+    const requestMore = () => {
+      while (requested.length < ahead && next < plan.length && this.sinkFailure === undefined) {
+        if (this.pastDeadline()) {
+          this.stoppedBy = 'deadline';
+          return;
+        }
+        const candidate = plan[next++]!;
+        requested.push({ candidate, stream: client.retr(candidate.messageNumber) });
+      }
+    };
+
+    requestMore();
+    while (requested.length > 0) {
+      const { candidate, stream } = requested.shift()!;
+      let spool: Spool;
+      try {
+        spool = await Spool.fromStream(await stream, {
+          memoryLimitBytes: spoolLimit,
+          ...(this.options.spoolDir ? { dir: this.options.spoolDir } : {}),
+        });
+      } catch (error) {
+        if (client.state === 'closed') {
+          // The connection is gone: nothing more can be fetched or deleted in this session.
+          await Promise.allSettled(tasks);
+          throw error;
+        }
+        this.noteMessageError(error); // e.g. -ERR to RETR, or larger than maxMessageBytes
+        requestMore();
+        continue;
+      }
+      this.fetched += 1;
+      this.bytes += spool.size;
+      requestMore();
+      // Bound the work in progress: messages being archived, and the bytes they hold in memory.
+      while (tasks.size >= concurrency || (tasks.size > 0 && memoryHeld + spool.memoryBytes > budget)) {
+        await Promise.race(tasks);
+      }
+      const held = spool.memoryBytes;
+      memoryHeld += held;
+      const task: Promise<void> = this.archiveOne(client, candidate, spool)
+        .catch((error: unknown) => {
+          this.sinkFailure ??= error;
+          this.noteMessageError(error);
+        })
+        .finally(() => {
+          memoryHeld -= held;
+          tasks.delete(task);
+          return spool.release();
+        });
+      tasks.add(task);
+    }
+    await Promise.all(tasks);
+    if (this.sinkFailure !== undefined) this.stoppedBy = 'error';
+  }
+
+  /** Archive → verify → publish → DELE (or remember, in keep mode). Throws if any step fails. */
+  private async archiveOne(client: Pop3Client, candidate: Candidate, spool: Spool): Promise<void> {
+    const accountId = this.account.id;
+    const key = archiveKey(accountId, spool.sha256);
+    const metadata = await readMetadata(spool, this.options.metadataLimits ?? DEFAULT_METADATA_LIMITS);
+    let stored;
+    try {
+      stored = await this.deps.archive.put({
+        key,
+        accountId,
+        ...(candidate.uidl !== undefined ? { uidl: candidate.uidl } : {}),
+        sha256: spool.sha256,
+        size: spool.size,
+        body: () => spool.body(),
+      });
+    } catch (cause) {
+      throw new PollError(
+        'EARCHIVE',
+        `archiving message ${candidate.messageNumber} failed: ${errorText(cause)}`,
+        {
+          cause,
+        },
+      );
+    }
+    if (stored.sha256 !== spool.sha256 || stored.size !== spool.size) {
+      throw new PollError(
+        'EINTEGRITY',
+        `archive reports sha256 ${stored.sha256} (${stored.size} octets) for a message received as ` +
+          `${spool.sha256} (${spool.size} octets)`,
+      );
+    }
+    const now = this.clock.now();
+    const eventId = stableEventId(accountId, candidate.uidl ?? '', spool.sha256);
+    const detail: MessageArchivedDetail = {
+      eventId,
+      accountId,
+      uidl: candidate.uidl ?? null,
+      sha256: spool.sha256,
+      size: spool.size,
+      location: stored.location,
+      key,
+      ...metadata,
+      archivedAt: now.toISOString(),
+    };
+    const event: PollEvent = {
+      id: eventId,
+      source: this.options.eventSource ?? EVENT_SOURCE,
+      detailType: 'Message Archived',
+      time: now.toISOString(),
+      detail,
+    };
+    await this.batcher.publish(event);
+    this.archived += 1;
+    if (stored.alreadyExisted) this.alreadyArchived += 1;
+    if (this.account.mode === 'keep') {
+      if (candidate.uidl !== undefined) await this.deps.seen!.add(accountId, [candidate.uidl], now);
+    } else {
+      try {
+        await client.dele(candidate.messageNumber);
+        this.deleRequested += 1;
+      } catch {
+        // Archived and announced but not marked: it stays on the server and the next run fetches
+        // it again, landing on the same key and event id. Not a failure of this message.
+      }
+    }
+    this.options.onProgress?.({
+      accountId,
+      planned: this.planned,
+      fetched: this.fetched,
+      archived: this.archived,
+      bytes: this.bytes,
+    });
+  }
+
+  /** Keep mode with `deleteAfterDays`: DELE messages archived long enough ago. */
+  private async deleteExpired(client: Pop3Client, expired: readonly Candidate[]): Promise<void> {
+    await Promise.all(expired.map((c) => client.dele(c.messageNumber)));
+    this.deleRequested += expired.length;
+  }
+
+  private pastDeadline(): boolean {
+    return this.options.deadline !== undefined && this.clock.now() >= this.options.deadline;
+  }
+
+  private noteMessageError(error: unknown): void {
+    this.failedMessages += 1;
+    if (this.messageErrors.length < MAX_REPORTED_MESSAGE_ERRORS)
+      this.messageErrors.push(describeFailure(error));
+  }
+
+  private result(error: unknown): AccountResult {
+    const report = error === undefined ? undefined : describeFailure(error);
+    let status: AccountStatus = 'ok';
+    if (report) status = report.code === 'EIN_USE' || report.code === 'ELOGIN_DELAY' ? 'skipped' : 'failed';
+    else if (this.failedMessages > 0) status = 'partial';
+    if (report && this.stoppedBy === undefined && this.fetched > 0) this.stoppedBy = 'error';
+    // What is still on the server for a later run to handle.
+    const done = this.account.mode === 'keep' ? this.archived : this.deleted;
+    const remaining = Math.max(0, this.listed - done);
+    return {
+      accountId: this.account.id,
+      status,
+      listed: this.listed,
+      fetched: this.fetched,
+      archived: this.archived,
+      alreadyArchived: this.alreadyArchived,
+      deleted: this.deleted,
+      failedMessages: this.failedMessages,
+      bytes: this.bytes,
+      durationMs: this.clock.now().getTime() - this.started.getTime(),
+      remaining,
+      ...(this.stoppedBy ? { stoppedBy: this.stoppedBy } : {}),
+      ...(this.loginDelaySeconds !== undefined ? { loginDelaySeconds: this.loginDelaySeconds } : {}),
+      ...(report ? { error: report } : {}),
+      messageErrors: this.messageErrors,
+    };
+  }
+}
+
+/** UIDL by message number, leaving out UIDLs the server gave to more than one message. */
+function uniqueUidls(entries: ReadonlyArray<{ messageNumber: number; uid: string }>): Map<number, string> {
+  const count = new Map<string, number>();
+  for (const e of entries) count.set(e.uid, (count.get(e.uid) ?? 0) + 1);
+  const out = new Map<number, string>();
+  for (const e of entries) {
+    if (e.uid !== '' && count.get(e.uid) === 1) out.set(e.messageNumber, normaliseUidl(e.uid));
+  }
+  return out;
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+
+/**
+ * A received message held until it is archived: in memory when small, in a temp file when large,
+ * so that one 100 MB message costs disk, not memory. The SHA-256 and size are computed while the
+ * bytes arrive, once, and are what the archive must match.
+ *
+ * A spool lets the POP3 session move on to the next message while this one is being stored.
+ */
+export class Spool {
+  private constructor(
+    readonly size: number,
+    readonly sha256: string,
+    private readonly memory: Buffer | undefined,
+    private readonly file: string | undefined,
+  ) {}
+
+  /** Bytes held in memory (what counts against the run's memory budget). */
+  get memoryBytes(): number {
+    return this.memory?.length ?? 0;
+  }
+
+  static async fromStream(source: AsyncIterable<Buffer>, options: SpoolOptions): Promise<Spool> {
+    const hash = createHash('sha256');
+    const parts: Buffer[] = [];
+    let size = 0;
+    let handle: FileHandle | undefined;
+    let path: string | undefined;
+    try {
+      for await (const chunk of source) {
+        hash.update(chunk);
+        size += chunk.length;
+        if (handle) {
+          await writeAll(handle, chunk);
+        } else if (size > options.memoryLimitBytes) {
+          path = join(await spoolDir(options.dir), `${process.pid}-${++counter}.eml`);
+          handle = await open(path, 'wx', 0o600);
+          for (const part of parts) await writeAll(handle, part);
+          parts.length = 0;
+          await writeAll(handle, chunk);
+        } else {
+          parts.push(chunk);
+        }
+      }
+      await handle?.close();
+      handle = undefined;
+    } catch (error) {
+      await handle?.close().catch(() => {});
+      if (path) await rm(path, { force: true });
+      throw error;
+    }
+    const digest = hash.digest('hex');
+    return path
+      ? new Spool(size, digest, undefined, path)
+      : new Spool(size, digest, Buffer.concat(parts, size), undefined);
+  }
+
+  /** A fresh stream of the bytes; may be called more than once (a store may retry). */
+  body(): Readable {
+    if (this.memory) return Readable.from([this.memory], { objectMode: false });
+    return createReadStream(this.file!, { highWaterMark: 1024 * 1024 });
+  }
+
+  /** Up to `max` leading bytes (the header block, for metadata). */
+  async head(max: number): Promise<Buffer> {
+    if (this.memory) return this.memory.subarray(0, max);
+    const handle = await open(this.file!, 'r');
+    try {
+      const buffer = Buffer.alloc(Math.min(max, this.size));
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+      return buffer.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** The whole message in memory, when it is held there. */
+  get buffer(): Buffer | undefined {
+    return this.memory;
+  }
+
+  async release(): Promise<void> {
+    if (this.file) await rm(this.file, { force: true });
+  }
+}
+
+export interface SpoolOptions {
+  /** Messages larger than this go to a temp file. */
+  readonly memoryLimitBytes: number;
+  /** Where temp files go; default a private directory under the OS temp dir (`/tmp` in Lambda). */
+  readonly dir?: string;
+}
+
+let counter = 0;
+let defaultDir: Promise<string> | undefined;
+
+function spoolDir(dir: string | undefined): Promise<string> {
+  if (dir) return Promise.resolve(dir);
+  defaultDir ??= mkdtemp(join(tmpdir(), 'pop3-spool-'));
+  return defaultDir;
+}
+
+async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < chunk.length) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+    offset += bytesWritten;
+  }
+}
