@@ -38,18 +38,24 @@ export class Capabilities {
 
   /** RFC 2449 §6.5 LOGIN-DELAY: minimum seconds between logins, when the server says. */
   get loginDelaySeconds(): number | undefined {
-    const value = Number(this.args('LOGIN-DELAY')[0]);
-    return Number.isFinite(value) ? value : undefined;
+    return digits(this.args('LOGIN-DELAY')[0]);
   }
 
   /** RFC 2449 §6.7 EXPIRE: days the server keeps retrieved mail (`NEVER` → undefined). */
   get expireDays(): number | undefined {
-    const value = Number(this.args('EXPIRE')[0]);
-    return Number.isFinite(value) ? value : undefined;
+    return digits(this.args('EXPIRE')[0]);
   }
 
   /** Capability tags as the server listed them, e.g. for logging. */
   get tags(): readonly string[] {
     return [...this.entries.keys()];
   }
+}
+
+/**
+ * RFC 2449 §6.5 / §6.7 give both values as `1*DIGIT`. `Number()` alone also accepted `-5`, `0x10`,
+ * `1e3` and `1.5` from a broken server, turning them into a negative or surprising delay.
+ */
+function digits(value: string | undefined): number | undefined {
+  return value !== undefined && /^[0-9]+$/.test(value) ? Number(value) : undefined;
 }

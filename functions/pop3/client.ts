@@ -246,6 +246,13 @@ export class Pop3Client {
       default:
         await this.authenticate(method);
     }
+    // The session can have failed between the login's +OK and this continuation (Dovecot follows
+    // `+OK Logged in.` with `-ERR [SYS/TEMP]` and a close when it cannot open the mailbox, and both
+    // can arrive in one read). Never bring a closed session back to life: its socket is gone, and
+    // the next command would wait forever or bury the real error under a later ECONNECTION.
+    if ((this.stateValue as SessionState) === 'closed') {
+      throw this.failure ?? new Pop3Error('ECLOSED', 'session closed during login', { command: method });
+    }
     this.stateValue = 'transaction';
     await this.refreshCapabilities();
     this.pipeliningActive = this.capa.pipelining;
@@ -300,6 +307,11 @@ export class Pop3Client {
   private authenticate(name: SaslMechanismName): Promise<void> {
     const mech = saslClient(name, this.options.auth);
     let initial = mech.initialResponse;
+    // The initial response carries the secret in another encoding (PLAIN: base64 of
+    // `authzid NUL user NUL password`; XOAUTH2/OAUTHBEARER: the token behind a prefix), which the
+    // plain and base64 forms in `secrets` do not match. A server echoing the line back in a
+    // challenge or an -ERR must not get it into an error or the trace.
+    if (initial) this.secrets.push(initial);
     let line: Buffer;
     if (initial !== undefined && `AUTH ${name} ${initial || '='}`.length <= MAX_COMMAND_OCTETS) {
       line = encodeCommand('AUTH', name, initial || '=');
@@ -349,7 +361,9 @@ export class Pop3Client {
 
   async stat(): Promise<MailboxStat> {
     const status = await this.simple('STAT', []);
-    const [count, size] = status.text.split(/\s+/).map(Number);
+    // Trim first: a server padding with spaces (`+OK  2 320`) otherwise yields an empty first field,
+    // which Number() silently read as a count of 0 (and the message count as the size).
+    const [count, size] = status.text.trim().split(/\s+/).map(decimal);
     if (!isCount(count) || !isCount(size)) {
       throw new Pop3Error('EPROTOCOL', `malformed STAT reply: ${printable(status.text)}`, {
         command: 'STAT',
@@ -361,7 +375,7 @@ export class Pop3Client {
   async list(): Promise<ListEntry[]> {
     const body = await this.multiBuffered('LIST', [], this.maxListingBytes);
     return parseListing(body, 'LIST').map(([messageNumber, rest]) => {
-      const size = Number(rest.split(/\s+/)[0]);
+      const size = decimal(rest.split(/\s+/)[0]);
       if (!isCount(size)) throw new Pop3Error('EPROTOCOL', `malformed LIST line for ${messageNumber}`);
       return { messageNumber, size };
     });
@@ -698,6 +712,20 @@ export class Pop3Client {
   private onStatus(line: StatusLine): AfterStatus {
     const head = this.inflight[0];
     if (!head) {
+      if (line.kind === 'err') {
+        // A server may say why it is about to close without being asked: Dovecot sends
+        // `-ERR [SYS/TEMP] Internal error occurred...` right after `+OK Logged in.` when the
+        // mailbox cannot be opened, and `-ERR Disconnected for inactivity.` on autologout. Report
+        // it as what its response code says (a protocol violation would hide a [SYS/TEMP] or
+        // [AUTH]); without a code it is the server dropping the connection.
+        this.trace('server', `-ERR ${line.text}`);
+        const shown = this.redact(line.code ? `[${line.code}] ${line.text}` : line.text);
+        throw new Pop3Error(
+          errorCodeForResponseCode(line.code) ?? 'ECONNECTION',
+          `server sent -ERR with no command outstanding: ${printable(shown)}`,
+          { response: `-ERR ${shown}` },
+        );
+      }
       throw new Pop3Error(
         'EPROTOCOL',
         `unexpected reply with no command outstanding: ${printable(line.text)}`,
@@ -890,6 +918,14 @@ function guarded<T>(start: () => Promise<T>): Promise<T> {
   }
   promise.catch(() => {});
   return promise;
+}
+
+/**
+ * RFC 1939 counts and sizes are plain digits. Number() alone also took `1e3`, `0x10` or `` (as 0)
+ * from a broken server; anything but digits becomes NaN here, which `isCount` rejects.
+ */
+function decimal(text: string | undefined): number {
+  return text !== undefined && /^[0-9]+$/.test(text) ? Number(text) : NaN;
 }
 
 function isCount(value: number | undefined): value is number {

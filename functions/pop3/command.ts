@@ -26,7 +26,9 @@ export function encodeCommand(verb: string, ...args: ReadonlyArray<string | numb
 
 /** Encodes a SASL client response line (RFC 5034 §4), which has no 255-octet limit. */
 export function encodeResponseLine(base64: string): Buffer {
-  if (!/^[A-Za-z0-9+/=*]*$/.test(base64)) {
+  // Padded base64, or `*` alone (the cancel line). A character class alone would let `*` and `=`
+  // appear anywhere (`QU*J`, `QQ==QUJD`), which no server can decode.
+  if (!/^(?:\*|(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?)$/.test(base64)) {
     throw new Pop3Error('ECONFIG', 'SASL response is not base64', { command: 'AUTH' });
   }
   return Buffer.from(`${base64}\r\n`, 'ascii');

@@ -19,6 +19,13 @@ export class MessageStream extends Readable {
     highWaterMark: number,
   ) {
     super({ highWaterMark });
+    // The session destroys a stream with an error (connection lost, ELIMIT) whenever it happens,
+    // often before the consumer has attached a listener: a pipelined RETR's stream waits unread
+    // while earlier ones are consumed, and the RETR promise resolves only after the same read that
+    // overflowed. Readable would then throw the error as an uncaught exception and end the process.
+    // The error is not lost: it stays in `errored`, and for-await, `pipeline()` and `toBuffer()`
+    // reject with it; other 'error' listeners still receive it.
+    this.on('error', () => {});
   }
 
   override _read(): void {

@@ -232,6 +232,14 @@ export class ReplyDecoder {
     if (end <= start || this.overflowed) return;
     const length = end - start;
     if (this.bodyBytes + length > this.limits.maxBodyBytes) {
+      // Deliver the part of the run that still fits before reporting the overflow, so the sink
+      // always receives exactly the first `maxBodyBytes` octets. Dropping the whole run made the
+      // delivered prefix depend on where the network happened to split the stream.
+      const room = this.limits.maxBodyBytes - this.bodyBytes;
+      if (room > 0) {
+        this.bodyBytes += room;
+        this.sink.data(chunk.subarray(start, start + room));
+      }
       this.overflowed = true;
       this.sink.overflow(this.limits.maxBodyBytes);
       return;

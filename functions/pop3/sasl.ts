@@ -45,6 +45,7 @@ export function saslClient(name: SaslMechanismName, creds: Credentials): SaslCli
   switch (name) {
     case 'PLAIN':
       // RFC 4616 §2: [authzid] NUL authcid NUL passwd.
+      refuseSeparator(name, '\0', creds.authzid, creds.username, creds.password);
       return {
         name,
         initialResponse: b64(`${creds.authzid ?? ''}\0${creds.username}\0${need(creds.password, name)}`),
@@ -73,6 +74,7 @@ export function saslClient(name: SaslMechanismName, creds: Credentials): SaslCli
       // Google and Microsoft's XOAUTH2. A rejected token is answered with a `+` challenge holding
       // a JSON error; the client must send an empty line to get the final -ERR.
       const token = need(creds.accessToken, name);
+      refuseSeparator(name, '\x01', creds.username, token);
       return {
         name,
         initialResponse: b64(`user=${creds.username}\x01auth=Bearer ${token}\x01\x01`),
@@ -83,6 +85,7 @@ export function saslClient(name: SaslMechanismName, creds: Credentials): SaslCli
       // RFC 7628 §3.1: GS2 header, then key=value pairs separated by ^A. On an error challenge
       // the client answers a single ^A (§3.2.3) to let the server finish with -ERR.
       const token = need(creds.accessToken, name);
+      refuseSeparator(name, '\x01', creds.username, token);
       return {
         name,
         initialResponse: b64(`n,a=${saslName(creds.username)},\x01auth=Bearer ${token}\x01\x01`),
@@ -110,4 +113,18 @@ function need(value: string | undefined, mechanism: string): string {
     throw new Pop3Error('ECONFIG', `${mechanism} login needs ${what}`, { command: 'AUTH' });
   }
   return value;
+}
+
+/**
+ * A field holding the mechanism's own separator (NUL in PLAIN, ^A in XOAUTH2 and OAUTHBEARER)
+ * would be split differently by the server: `user\0x` as authcid ends the identity early, and
+ * `user^Aauth=...` adds a key-value pair. RFC 4616 §2 forbids NUL in PLAIN fields; ^A is not a
+ * valid character of an e-mail address or of an RFC 6750 bearer token. The values stay out of
+ * the message.
+ */
+function refuseSeparator(mechanism: string, separator: string, ...values: Array<string | undefined>): void {
+  if (values.some((value) => value?.includes(separator))) {
+    const what = separator === '\0' ? 'NUL' : '^A (0x01)';
+    throw new Pop3Error('ECONFIG', `${mechanism} credentials must not contain ${what}`, { command: 'AUTH' });
+  }
 }
