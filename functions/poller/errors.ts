@@ -41,8 +41,12 @@ export interface FailureReport {
   readonly needsAttention: boolean;
 }
 
-/** Codes that mean a human has to fix something (credentials, certificates, the server, config). */
-const NEEDS_ATTENTION = new Set(['EAUTH', 'ESYS_PERM', 'ETLS', 'ECONFIG', 'ECREDENTIALS']);
+/**
+ * Codes that always mean a human has to fix something (credentials, certificates, the server).
+ * Beyond these, any failure that a retry cannot fix needs attention; a throttled secret fetch
+ * (ECREDENTIALS, retryable) does not.
+ */
+const NEEDS_ATTENTION = new Set(['EAUTH', 'ESYS_PERM', 'ETLS', 'ECONFIG']);
 
 export function describeFailure(error: unknown): FailureReport {
   if (isPop3Error(error) || error instanceof PollError) {

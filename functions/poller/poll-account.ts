@@ -347,13 +347,14 @@ class AccountPoll {
         body: () => spool.body(),
       });
     } catch (cause) {
-      throw new PollError(
-        'EARCHIVE',
-        `archiving message ${candidate.messageNumber} failed: ${errorText(cause)}`,
-        {
-          cause,
-        },
-      );
+      // Keep the store's own verdict when it gives one: a different object already at the key
+      // (EINTEGRITY, not retryable) needs a person; a throttled service does not.
+      const known = cause as { code?: unknown; retryable?: unknown };
+      const code = known?.code === 'EINTEGRITY' ? 'EINTEGRITY' : 'EARCHIVE';
+      throw new PollError(code, `archiving message ${candidate.messageNumber} failed: ${errorText(cause)}`, {
+        cause,
+        ...(typeof known?.retryable === 'boolean' ? { retryable: known.retryable } : {}),
+      });
     }
     if (stored.sha256 !== spool.sha256 || stored.size !== spool.size) {
       throw new PollError(

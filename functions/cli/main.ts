@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+import { randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { pollAccounts } from '../poller/poll-accounts';
+import { loadConfig } from './config';
+import { runDemo } from './demo/demo';
+import { exitCode, formatProgress, formatResults } from './report';
+import { wire } from './wiring';
+
+const USAGE = `Usage:
+  pop3-poller poll --config FILE [--json] [--account ID]...
+      One pass over every account in FILE: retrieve, archive, announce, delete.
+      --json         print a machine-readable summary on stdout
+      --account ID   poll only this account (repeatable)
+  pop3-poller demo [--output DIR]
+      Start a local POP3 server with sample mail and poll it into DIR (default ./demo-output).
+
+Exit status: 0 every account succeeded; 75 only temporary failures (retry later);
+1 something needs attention; 2 bad usage or configuration.`;
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === 'poll') return poll(rest);
+  if (command === 'demo') {
+    const { values } = parseArgs({ args: [...rest], options: { output: { type: 'string' } }, strict: true });
+    return runDemo(values.output ?? 'demo-output');
+  }
+  if (command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  process.stderr.write(`${USAGE}\n`);
+  return 2;
+}
+
+async function poll(args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      config: { type: 'string', short: 'c' },
+      json: { type: 'boolean', default: false },
+      account: { type: 'string', multiple: true },
+    },
+    strict: true,
+  });
+  if (!values.config) {
+    process.stderr.write(`poll needs --config FILE\n\n${USAGE}\n`);
+    return 2;
+  }
+  const config = loadConfig(values.config);
+  const { accounts, deps } = await wire(config);
+  const selected = values.account?.length ? accounts.filter((a) => values.account!.includes(a.id)) : accounts;
+  const unknown = (values.account ?? []).filter((id) => !accounts.some((a) => a.id === id));
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown account(s): ${unknown.join(', ')}\n`);
+    return 2;
+  }
+  const live = process.stderr.isTTY === true;
+  const limits = config.limits ?? {};
+  const results = await pollAccounts(selected, deps, {
+    runId: randomUUID(),
+    ...(limits.maxMessages ? { maxMessages: limits.maxMessages } : {}),
+    ...(limits.maxBytes ? { maxBytes: limits.maxBytes } : {}),
+    ...(limits.maxMessageBytes ? { maxMessageBytes: limits.maxMessageBytes } : {}),
+    ...(limits.timeoutSeconds ? { deadline: new Date(Date.now() + limits.timeoutSeconds * 1000) } : {}),
+    ...(config.concurrency?.accounts ? { accountConcurrency: config.concurrency.accounts } : {}),
+    ...(config.concurrency?.store ? { storeConcurrency: config.concurrency.store } : {}),
+    ...(live ? { onProgress: (p) => process.stderr.write(`\r\x1b[K${formatProgress(p)}`) } : {}),
+  });
+  if (live) process.stderr.write('\r\x1b[K');
+  process.stderr.write(formatResults(results));
+  if (values.json) process.stdout.write(`${JSON.stringify({ accounts: results }, null, 2)}\n`);
+  return exitCode(results);
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      const e = error as { code?: string; message?: string };
+      process.stderr.write(`pop3-poller: ${e?.message ?? String(error)}\n`);
+      process.exitCode = e?.code === 'ECONFIG' || e?.code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1;
+    },
+  );
+}

@@ -1,0 +1,119 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AccountConfig } from '../poller/account';
+import type { PollDependencies } from '../poller/poll-account';
+import type { ArchiveStore, CredentialSource, EventSink } from '../poller/ports';
+import { DirectoryArchiveStore } from '../adapters/directory-archive-store';
+import { FileSeenStore } from '../adapters/file-seen-store';
+import { JsonLinesEventSink } from '../adapters/jsonl-event-sink';
+import { StaticCredentials, type StaticAccountCredentials } from '../adapters/static-credentials';
+import type * as EventBridgeSdk from '@aws-sdk/client-eventbridge';
+import type * as SecretsManagerSdk from '@aws-sdk/client-secrets-manager';
+import type * as EventBridgeSinkModule from '../adapters/eventbridge-sink';
+import type * as S3ClientModule from '../adapters/s3-client';
+import type * as S3StoreModule from '../adapters/s3-archive-store';
+import type * as SecretsModule from '../adapters/secrets-manager-credentials';
+import { ConfigError, type CliAccount, type CliConfig } from './config';
+
+/* eslint-disable @typescript-eslint/no-require-imports -- AWS SDK modules are loaded on demand:
+   requiring them costs ~100 ms of start-up that a local run should not pay. */
+
+/**
+ * Turns a validated CLI config into the workflow's accounts and ports. AWS SDK modules are loaded
+ * only when the config asks for an AWS service, so a local run starts fast.
+ */
+export interface Wiring {
+  readonly accounts: AccountConfig[];
+  readonly deps: PollDependencies;
+}
+
+export async function wire(config: CliConfig): Promise<Wiring> {
+  const accounts = config.accounts.map(toAccountConfig);
+  const archive = await archiveStore(config);
+  const events = await eventSink(config);
+  const credentials = await credentialSource(config.accounts);
+  const stateDir =
+    config.stateDir ?? ('dir' in config.archive ? join(config.archive.dir, '.state') : '.pop3-poller-state');
+  return { accounts, deps: { archive, events, credentials, seen: new FileSeenStore(stateDir) } };
+}
+
+function toAccountConfig(a: CliAccount): AccountConfig {
+  let caPem: string | undefined;
+  if (a.caFile) {
+    try {
+      caPem = readFileSync(a.caFile, 'utf8');
+    } catch (error) {
+      throw new ConfigError(
+        `account "${a.id}": cannot read caFile ${a.caFile}: ${(error as NodeJS.ErrnoException).code}`,
+      );
+    }
+  }
+  return {
+    id: a.id,
+    ...(a.host !== undefined ? { host: a.host } : {}),
+    ...(a.port !== undefined ? { port: a.port } : {}),
+    ...(a.tls !== undefined ? { tls: a.tls } : {}),
+    ...(a.username !== undefined ? { username: a.username } : {}),
+    mode: a.mode ?? 'delete',
+    ...(a.deleteAfterDays !== undefined ? { deleteAfterDays: a.deleteAfterDays } : {}),
+    ...(caPem !== undefined ? { caPem } : {}),
+    ...(a.certificateSha256 !== undefined ? { certificateSha256: a.certificateSha256 } : {}),
+    ...(a.allowPlaintextAuth !== undefined ? { allowPlaintextAuth: a.allowPlaintextAuth } : {}),
+    ...(a.authMethod !== undefined ? { authMethod: a.authMethod } : {}),
+    ...(a.maxMessages !== undefined ? { maxMessages: a.maxMessages } : {}),
+    ...(a.maxBytes !== undefined ? { maxBytes: a.maxBytes } : {}),
+  };
+}
+
+async function archiveStore(config: CliConfig): Promise<ArchiveStore> {
+  if ('dir' in config.archive) return new DirectoryArchiveStore({ dir: config.archive.dir });
+  const { s3 } = config.archive;
+  const { createS3Client } = require('../adapters/s3-client') as typeof S3ClientModule;
+  const { S3ArchiveStore } = require('../adapters/s3-archive-store') as typeof S3StoreModule;
+  const client = createS3Client({
+    ...(s3.region ? { region: s3.region } : {}),
+    ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
+    ...(s3.forcePathStyle !== undefined ? { forcePathStyle: s3.forcePathStyle } : {}),
+  });
+  return new S3ArchiveStore(client, {
+    bucket: s3.bucket,
+    ...(s3.prefix !== undefined ? { prefix: s3.prefix } : {}),
+    ...(s3.kmsKeyId ? { kmsKeyId: s3.kmsKeyId } : {}),
+  });
+}
+
+async function eventSink(config: CliConfig): Promise<EventSink> {
+  const { events } = config;
+  if ('file' in events) return new JsonLinesEventSink({ file: events.file });
+  if ('stdout' in events) return new JsonLinesEventSink({ stdout: true });
+  const { EventBridgeClient } = require('@aws-sdk/client-eventbridge') as typeof EventBridgeSdk;
+  const { EventBridgeSink } = require('../adapters/eventbridge-sink') as typeof EventBridgeSinkModule;
+  const client = new EventBridgeClient(
+    events.eventBridge.region ? { region: events.eventBridge.region } : {},
+  );
+  return new EventBridgeSink(client, { eventBusName: events.eventBridge.busName });
+}
+
+/** Inline passwords and `passwordEnv` are resolved locally; `secretId` accounts ask Secrets Manager. */
+async function credentialSource(accounts: readonly CliAccount[]): Promise<CredentialSource> {
+  const local = new Map<string, StaticAccountCredentials>();
+  const secretIds = new Map<string, string>();
+  for (const a of accounts) {
+    if (a.secretId) secretIds.set(a.id, a.secretId);
+    else
+      local.set(a.id, {
+        ...(a.username ? { username: a.username } : {}),
+        ...(a.password !== undefined ? { password: a.password } : {}),
+        ...(a.passwordEnv !== undefined ? { passwordEnv: a.passwordEnv } : {}),
+      });
+  }
+  const staticSource = new StaticCredentials(local);
+  if (secretIds.size === 0) return staticSource;
+  const { SecretsManagerClient } = require('@aws-sdk/client-secrets-manager') as typeof SecretsManagerSdk;
+  const { SecretsManagerCredentials } =
+    require('../adapters/secrets-manager-credentials') as typeof SecretsModule;
+  const secrets = new SecretsManagerCredentials(new SecretsManagerClient({}), secretIds);
+  return {
+    credentials: (account) => (secretIds.has(account.id) ? secrets : staticSource).credentials(account),
+  };
+}

@@ -1,0 +1,175 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pathToFileURL } from 'node:url';
+import { DirectoryArchiveStore } from '../../../functions/adapters/directory-archive-store';
+import { ArchiveError } from '../../../functions/adapters/errors';
+import type { ArchiveItem } from '../../../functions/poller/ports';
+
+const sha256Hex = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+/** Every byte value, bare CR and LF, CRLF, and a lone dot line: anything a re-encoding would change. */
+const MESSAGE = Buffer.concat([
+  Buffer.from('Subject: test\r\n\r\n.\r\nbare\nlf\rcr\r\n', 'latin1'),
+  Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+]);
+
+function itemOf(bytes: Buffer, overrides: Partial<ArchiveItem> = {}): ArchiveItem {
+  const sha256 = sha256Hex(bytes);
+  return {
+    key: `support/${sha256}.eml`,
+    accountId: 'support',
+    uidl: 'UID-1',
+    sha256,
+    size: bytes.length,
+    body: () => Readable.from([bytes]),
+    ...overrides,
+  };
+}
+
+/** Every file under `dir`, relative, recursively (temp files included: they start with a dot). */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort();
+}
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'archive-test-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('Class: DirectoryArchiveStore', () => {
+  it('writes the bytes exactly, under dir/key, creating the directories', async () => {
+    const item = itemOf(MESSAGE);
+
+    const stored = await new DirectoryArchiveStore({ dir }).put(item);
+
+    const path = join(dir, item.key);
+    expect(stored).toEqual({
+      location: pathToFileURL(path).href,
+      sha256: item.sha256,
+      size: MESSAGE.length,
+      alreadyExisted: false,
+    });
+    expect(stored.location).toBe(`file://${path}`);
+    expect((await readFile(path)).equals(MESSAGE)).toBe(true);
+    expect(await filesUnder(dir)).toEqual([item.key]);
+  });
+
+  it('writes a body that arrives in many small chunks', async () => {
+    const big = Buffer.alloc(300_000, 'x');
+    const chunks = Array.from({ length: 300 }, (_, i) => big.subarray(i * 1000, (i + 1) * 1000));
+
+    await new DirectoryArchiveStore({ dir }).put({ ...itemOf(big), body: () => Readable.from(chunks) });
+
+    expect((await readFile(join(dir, itemOf(big).key))).equals(big)).toBe(true);
+  });
+
+  it('creates files readable by the owner only', async () => {
+    const item = itemOf(MESSAGE);
+
+    await new DirectoryArchiveStore({ dir }).put(item);
+
+    expect((await stat(join(dir, item.key))).mode & 0o777).toBe(0o600);
+  });
+
+  it('rejects bytes that do not match the item sha256 and leaves no file behind', async () => {
+    const item = itemOf(MESSAGE, { sha256: 'ab'.repeat(32) });
+
+    const error = await new DirectoryArchiveStore({ dir }).put(item).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ArchiveError);
+    expect(error).toMatchObject({ reason: 'integrity', code: 'EINTEGRITY' });
+    expect(await filesUnder(dir)).toEqual([]);
+  });
+
+  it('rejects a body longer than declared and leaves no file behind', async () => {
+    const item = itemOf(MESSAGE, { size: 10 });
+
+    await expect(new DirectoryArchiveStore({ dir }).put(item)).rejects.toMatchObject({ reason: 'integrity' });
+    expect(await filesUnder(dir)).toEqual([]);
+  });
+
+  it('reports an identical existing file as alreadyExisted', async () => {
+    const item = itemOf(MESSAGE);
+    const store = new DirectoryArchiveStore({ dir });
+    await store.put(item);
+
+    const again = await store.put(item);
+
+    expect(again).toMatchObject({ alreadyExisted: true, sha256: item.sha256, size: MESSAGE.length });
+    expect((await readFile(join(dir, item.key))).equals(MESSAGE)).toBe(true);
+    expect(await filesUnder(dir)).toEqual([item.key]);
+  });
+
+  it('refuses to overwrite a different existing file, and leaves it untouched', async () => {
+    const item = itemOf(MESSAGE);
+    const original = Buffer.from('the original bytes');
+    await mkdir(join(dir, 'support'));
+    await writeFile(join(dir, item.key), original);
+
+    const error = await new DirectoryArchiveStore({ dir }).put(item).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ArchiveError);
+    expect(error).toMatchObject({ reason: 'conflict', code: 'EINTEGRITY', retryable: false, key: item.key });
+    expect((error as Error).message).toMatch(/a different file already exists at .*not overwritten/);
+    expect((await readFile(join(dir, item.key))).equals(original)).toBe(true);
+    expect(await filesUnder(dir)).toEqual([item.key]);
+  });
+
+  it('stores concurrent puts of the same message once, and both succeed', async () => {
+    const item = itemOf(MESSAGE);
+    const store = new DirectoryArchiveStore({ dir });
+
+    const results = await Promise.all([store.put(item), store.put(item), store.put(item)]);
+
+    expect(results.filter((r) => !r.alreadyExisted)).toHaveLength(1);
+    expect(await filesUnder(dir)).toEqual([item.key]);
+    expect((await readFile(join(dir, item.key))).equals(MESSAGE)).toBe(true);
+  });
+
+  it('creates the root directory when it does not exist', async () => {
+    const root = join(dir, 'not', 'yet');
+    const item = itemOf(MESSAGE);
+
+    await new DirectoryArchiveStore({ dir: root }).put(item);
+
+    expect((await readFile(join(root, item.key))).equals(MESSAGE)).toBe(true);
+  });
+
+  it.each(['../escape.eml', '/etc/passwd', 'support/../../escape.eml', ''])(
+    'refuses the key %j',
+    async (key) => {
+      await expect(new DirectoryArchiveStore({ dir }).put(itemOf(MESSAGE, { key }))).rejects.toThrow(
+        /is not a relative path inside the store/,
+      );
+      expect(await filesUnder(dir)).toEqual([]);
+    },
+  );
+
+  it('reports a body stream that fails as a retryable archive error and leaves no file behind', async () => {
+    const item = itemOf(MESSAGE, {
+      body: () =>
+        Readable.from(
+          (async function* () {
+            yield MESSAGE.subarray(0, 10);
+            throw new Error('spool read failed');
+          })(),
+        ),
+    });
+
+    const error = await new DirectoryArchiveStore({ dir }).put(item).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ reason: 'unavailable', code: 'EARCHIVE', retryable: true });
+    expect((error as Error).message).toContain('spool read failed');
+    expect(await filesUnder(dir)).toEqual([]);
+  });
+});

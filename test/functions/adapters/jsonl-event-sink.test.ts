@@ -1,0 +1,103 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import type { PublishFailure } from '../../../functions/adapters/eventbridge-sink';
+import { JsonLinesEventSink } from '../../../functions/adapters/jsonl-event-sink';
+import type { PollEvent, PollSummaryDetail } from '../../../functions/poller/events';
+
+function eventOf(n: number): PollEvent<PollSummaryDetail> {
+  return {
+    id: `id-${n}`,
+    source: 'pop3-poller',
+    detailType: 'Poll Completed',
+    time: '2025-03-01T12:00:00.000Z',
+    detail: {
+      accountId: 'support',
+      runId: `run-${n}`,
+      status: 'ok',
+      listed: n,
+      fetched: n,
+      archived: n,
+      deleted: n,
+      bytes: 100 * n,
+      durationMs: 5,
+      remaining: 0,
+      errorMessage: 'ünïcödé\nand a newline',
+    },
+  };
+}
+
+const linesOf = (text: string) =>
+  text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as unknown);
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'jsonl-test-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('Class: JsonLinesEventSink', () => {
+  it('writes one JSON object per line with id, source, detailType, time and detail', async () => {
+    const file = join(dir, 'events.jsonl');
+    const events = [eventOf(1), eventOf(2)];
+
+    await expect(new JsonLinesEventSink({ file }).publish(events)).resolves.toEqual({ failedIds: [] });
+
+    const text = await readFile(file, 'utf8');
+    expect(text.endsWith('\n')).toBe(true);
+    expect(text.split('\n')).toHaveLength(3);
+    expect(linesOf(text)).toEqual(events);
+    expect(Object.keys(linesOf(text)[0] as object)).toEqual(['id', 'source', 'detailType', 'time', 'detail']);
+  });
+
+  it('appends across calls and instances, and never truncates what was there', async () => {
+    const file = join(dir, 'events.jsonl');
+    await writeFile(file, '{"existing":true}\n');
+
+    await new JsonLinesEventSink({ file }).publish([eventOf(1)]);
+    const second = new JsonLinesEventSink({ file });
+    await second.publish([eventOf(2)]);
+    await second.publish([eventOf(3), eventOf(4)]);
+
+    expect(linesOf(await readFile(file, 'utf8'))).toEqual([
+      { existing: true },
+      eventOf(1),
+      eventOf(2),
+      eventOf(3),
+      eventOf(4),
+    ]);
+  });
+
+  it('does not touch the file for an empty publish', async () => {
+    const file = join(dir, 'events.jsonl');
+
+    await new JsonLinesEventSink({ file }).publish([]);
+
+    await expect(readFile(file)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('writes to stdout when asked', async () => {
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (chunk: Buffer) => chunks.push(chunk));
+
+    await new JsonLinesEventSink({ stdout: true, stdoutStream: out }).publish([eventOf(1), eventOf(2)]);
+
+    expect(linesOf(Buffer.concat(chunks).toString('utf8'))).toEqual([eventOf(1), eventOf(2)]);
+  });
+
+  it('reports every id as failed when the file cannot be written, without throwing', async () => {
+    const failures: PublishFailure[] = [];
+    // A directory where the file should be: open(…, 'a') fails with EISDIR.
+    const sink = new JsonLinesEventSink({ file: dir, onFailure: (f) => failures.push(f) });
+
+    await expect(sink.publish([eventOf(1), eventOf(2)])).resolves.toEqual({ failedIds: ['id-1', 'id-2'] });
+    expect(failures).toEqual([expect.objectContaining({ ids: ['id-1', 'id-2'], errorCode: 'EISDIR' })]);
+  });
+});

@@ -1,0 +1,286 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DovecotServer } from '../../support/dovecot';
+import { describeWithDovecot } from '../../support/with-dovecot';
+
+/**
+ * The `pop3-poller` command end to end: a real process, a real Dovecot, a real directory archive and
+ * events file. What a user sees: exit status, summary, files.
+ */
+
+const ROOT = resolve(__dirname, '../../..');
+const CLI = join(ROOT, 'functions/cli/main.ts');
+const TSX = join(ROOT, 'node_modules/.bin/tsx');
+const PASSWORD = 'cli-secret-Pa55';
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function runCli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(TSX, [CLI, ...args], { env: { ...process.env, ...env }, cwd: ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+function crlf(lines: string[]): Buffer {
+  return Buffer.from(`${lines.join('\r\n')}\r\n`, 'latin1');
+}
+
+function sampleMail(): Buffer[] {
+  const eightBit = Buffer.concat([
+    crlf([
+      'From: =?UTF-8?B?5bGx55Sw?= <yamada@example.jp>',
+      'Subject: =?UTF-8?Q?r=C3=A9sum=C3=A9?=',
+      'Message-ID: <8bit@x>',
+      '',
+    ]),
+    Buffer.from([0x80, 0x9f, 0xa0, 0xc3, 0xa9, 0xff, 0xfe, 0x0d, 0x0a]),
+  ]);
+  const dotted = crlf(['Subject: dots', 'Message-ID: <dots@x>', '', '.', '..', '.x', '...', 'end', '.']);
+  const japanese = Buffer.concat([
+    crlf([
+      'Subject: =?ISO-2022-JP?B?GyRCMnE1RCROJCpDTiRpJDsbKEI=?=',
+      'Message-ID: <ja@x>',
+      'Content-Type: text/plain; charset=ISO-2022-JP',
+      '',
+    ]),
+    Buffer.from('GyRCJGgkbSQ3JC8kKjRqJCQkJCQ/JDckXiQ5ISMbKEI=', 'base64'),
+    Buffer.from('\r\n'),
+  ]);
+  const longLine = crlf(['Subject: long', 'Message-ID: <long@x>', '', 'x'.repeat(200_000)]);
+  return [eightBit, dotted, japanese, longLine];
+}
+
+function archivedFiles(dir: string): Buffer[] {
+  const out: Buffer[] = [];
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const path = join(d, name);
+      if (statSync(path).isDirectory()) walk(path);
+      else if (name.endsWith('.eml')) out.push(readFileSync(path));
+    }
+  };
+  walk(dir);
+  return out.sort(Buffer.compare);
+}
+
+function eventLines(
+  file: string,
+): Array<{ id: string; source: string; detailType: string; time: string; detail: Record<string, unknown> }> {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
+}
+
+describeWithDovecot('pop3-poller poll (against Dovecot)', () => {
+  let server: DovecotServer;
+  let work: string;
+
+  beforeAll(async () => {
+    server = await DovecotServer.start({
+      users: [
+        { name: 'alice', password: PASSWORD },
+        { name: 'bob', password: 'bob-secret' },
+      ],
+    });
+  });
+  afterAll(() => server?.stop());
+  beforeEach(() => {
+    work = mkdtempSync(join(tmpdir(), 'cli-test-'));
+    server.empty('alice');
+    server.empty('bob');
+  });
+
+  function writeConfig(accounts: object[], extra: object = {}): string {
+    const file = join(work, 'poller.json');
+    writeFileSync(
+      file,
+      JSON.stringify(
+        { accounts, archive: { dir: './archive' }, events: { file: './events.jsonl' }, ...extra },
+        null,
+        2,
+      ),
+    );
+    return file;
+  }
+
+  const alice = (overrides: object = {}) => ({
+    id: 'support',
+    host: '127.0.0.1',
+    port: server.tlsPort,
+    tls: 'implicit',
+    username: 'alice',
+    passwordEnv: 'POP3_TEST_PASSWORD',
+    caFile: server.certs.caFile,
+    ...overrides,
+  });
+
+  it('archives every message byte for byte, writes one event per message, and empties the mailbox', async () => {
+    const mail = sampleMail();
+    server.deliver(mail, 'alice');
+    const config = writeConfig([alice()]);
+
+    const run = await runCli(['poll', '--config', config], { POP3_TEST_PASSWORD: PASSWORD });
+
+    expect(run.stderr).toMatch(/support\s+ok\s+fetched 4\s+archived 4\s+deleted 4/);
+    expect(run.code).toBe(0);
+    expect(archivedFiles(join(work, 'archive'))).toEqual(mail.slice().sort(Buffer.compare));
+    expect(server.mailboxCount('alice')).toBe(0);
+
+    const events = eventLines(join(work, 'events.jsonl'));
+    const archived = events.filter((e) => e.detailType === 'Message Archived');
+    expect(archived).toHaveLength(4);
+    for (const e of archived) {
+      expect(Object.keys(e).sort()).toEqual(['detail', 'detailType', 'id', 'source', 'time']);
+      expect(e.detail).toEqual(
+        expect.objectContaining({ accountId: 'support', uidl: expect.any(String), size: expect.any(Number) }),
+      );
+      const file = readFileSync(new URL(e.detail.location as string));
+      expect(sha(file)).toBe(e.detail.sha256);
+      expect(file.length).toBe(e.detail.size);
+    }
+    const bySubject = Object.fromEntries(archived.map((e) => [e.detail.subject, e.detail]));
+    expect(bySubject['résumé']).toEqual(
+      expect.objectContaining({ from: { name: '山田', address: 'yamada@example.jp' } }),
+    );
+    expect(bySubject['会議のお知らせ']).toEqual(expect.objectContaining({ messageId: '<ja@x>' }));
+    expect(events.filter((e) => e.detailType === 'Poll Completed')).toHaveLength(1);
+    expect(run.stderr + run.stdout).not.toContain(PASSWORD);
+  });
+
+  it('a second poll archives nothing, exits 0, and keeps what the first one wrote', async () => {
+    server.deliver(sampleMail().slice(0, 2), 'alice');
+    const config = writeConfig([alice()]);
+    const first = await runCli(['poll', '--config', config], { POP3_TEST_PASSWORD: PASSWORD });
+    expect(first.code).toBe(0);
+    const eventsAfterFirst = readFileSync(join(work, 'events.jsonl'));
+
+    const second = await runCli(['poll', '--config', config, '--json'], { POP3_TEST_PASSWORD: PASSWORD });
+
+    expect(second.code).toBe(0);
+    const summary = JSON.parse(second.stdout) as { accounts: Array<Record<string, unknown>> };
+    expect(summary.accounts[0]).toEqual(
+      expect.objectContaining({ accountId: 'support', status: 'ok', fetched: 0, archived: 0 }),
+    );
+    const eventsAfterSecond = readFileSync(join(work, 'events.jsonl'));
+    expect(eventsAfterSecond.subarray(0, eventsAfterFirst.length).equals(eventsAfterFirst)).toBe(true);
+    expect(archivedFiles(join(work, 'archive'))).toHaveLength(2);
+  });
+
+  it('keep mode leaves mail on the server and archives only what it has not archived before', async () => {
+    const mail = sampleMail();
+    server.deliver(mail.slice(0, 3), 'alice');
+    const config = writeConfig([alice({ mode: 'keep', tls: 'starttls', port: server.plainPort })]);
+
+    const first = await runCli(['poll', '--config', config, '--json'], { POP3_TEST_PASSWORD: PASSWORD });
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout).accounts[0]).toEqual(
+      expect.objectContaining({ archived: 3, deleted: 0 }),
+    );
+    expect(server.mailboxCount('alice')).toBe(3);
+
+    const second = await runCli(['poll', '--config', config, '--json'], { POP3_TEST_PASSWORD: PASSWORD });
+    expect(JSON.parse(second.stdout).accounts[0]).toEqual(
+      expect.objectContaining({ fetched: 0, archived: 0 }),
+    );
+
+    server.deliver(mail.slice(3), 'alice');
+    const third = await runCli(['poll', '--config', config, '--json'], { POP3_TEST_PASSWORD: PASSWORD });
+    expect(JSON.parse(third.stdout).accounts[0]).toEqual(
+      expect.objectContaining({ fetched: 1, archived: 1 }),
+    );
+    expect(server.mailboxCount('alice')).toBe(4);
+    expect(archivedFiles(join(work, 'archive'))).toEqual(mail.slice().sort(Buffer.compare));
+    expect(
+      eventLines(join(work, 'events.jsonl')).filter((e) => e.detailType === 'Message Archived'),
+    ).toHaveLength(4);
+  });
+
+  it('one account failing does not stop another; the exit status says a human must act', async () => {
+    server.deliver(sampleMail().slice(0, 1), 'bob');
+    const config = writeConfig([
+      alice({ id: 'wrong', password: 'not-the-password', passwordEnv: undefined }),
+      {
+        id: 'bob',
+        host: '127.0.0.1',
+        port: server.tlsPort,
+        username: 'bob',
+        password: 'bob-secret',
+        caFile: server.certs.caFile,
+      },
+    ]);
+
+    const run = await runCli(['poll', '--config', config]);
+
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/wrong\s+failed.*EAUTH/);
+    expect(run.stderr).toMatch(/bob\s+ok\s+fetched 1/);
+    expect(run.stderr).not.toContain('not-the-password');
+    expect(readFileSync(join(work, 'events.jsonl'), 'utf8')).not.toContain('not-the-password');
+    expect(server.mailboxCount('bob')).toBe(0);
+  });
+
+  it('an untrusted certificate fails the account cleanly and sends no password', async () => {
+    server.deliver(sampleMail().slice(0, 1), 'alice');
+    const config = writeConfig([alice({ caFile: undefined })]);
+    const run = await runCli(['poll', '--config', config], { POP3_TEST_PASSWORD: PASSWORD });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/support\s+failed.*ETLS/);
+    expect(server.mailboxCount('alice')).toBe(1);
+  });
+
+  it('rejects a bad config with the path of the bad key, without echoing values', async () => {
+    const config = writeConfig([
+      alice({ port: 99999, password: 'hunter2-secret', passwordEnv: undefined, tls: 'ssl' }),
+    ]);
+    const run = await runCli(['poll', '--config', config]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('accounts[0].port: expected an integer from 1 to 65535');
+    expect(run.stderr).toContain('accounts[0].tls');
+    expect(run.stderr).not.toContain('hunter2-secret');
+  });
+
+  it('names the missing environment variable, not a value', async () => {
+    server.deliver(sampleMail().slice(0, 1), 'alice');
+    const config = writeConfig([alice()]);
+    const run = await runCli(['poll', '--config', config], { POP3_TEST_PASSWORD: '' });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('POP3_TEST_PASSWORD');
+    expect(server.mailboxCount('alice')).toBe(1);
+  });
+});
+
+describe('pop3-poller demo', () => {
+  it('polls its own local server over STLS into the output directory', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'demo-test-'));
+    const run = await runCli(['demo', '--output', out]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/demo\s+ok\s+fetched 4\s+archived 4\s+deleted 4/);
+    expect(run.stdout).toContain('会議のお知らせ');
+    expect(run.stdout).toContain('invoice-2026-11.pdf (application/pdf');
+    expect(archivedFiles(join(out, 'archive'))).toHaveLength(4);
+    const events = eventLines(join(out, 'events.jsonl'));
+    expect(events.filter((e) => e.detailType === 'Message Archived').map((e) => e.detail.subject)).toEqual(
+      expect.arrayContaining([
+        '会議のお知らせ',
+        'Invoice 2026-11 attached',
+        'Café order ☕',
+        'Nightly backup completed',
+      ]),
+    );
+  });
+});
