@@ -30,23 +30,27 @@ export class EventBatcher {
     this.timer = undefined;
     const batch = this.pending.splice(0);
     if (batch.length === 0) return;
-    this.sink.publish(batch.map((p) => p.event)).then(
-      ({ failedIds }) => {
-        const failed = new Set(failedIds);
-        for (const p of batch) {
-          if (failed.has(p.event.id))
-            p.reject(new PollError('EEVENTS', `event ${p.event.id} was not published`));
-          else p.resolve();
-        }
-      },
-      (cause: unknown) => {
-        const error = new PollError(
-          'EEVENTS',
-          `publishing events failed: ${(cause as Error)?.message ?? cause}`,
-          { cause },
-        );
-        for (const p of batch) p.reject(error);
-      },
-    );
+    // Through a promise even if the sink throws synchronously: a throw here would escape the timer
+    // and leave these messages waiting forever.
+    Promise.resolve()
+      .then(() => this.sink.publish(batch.map((p) => p.event)))
+      .then(
+        ({ failedIds }) => {
+          const failed = new Set(failedIds);
+          for (const p of batch) {
+            if (failed.has(p.event.id))
+              p.reject(new PollError('EEVENTS', `event ${p.event.id} was not published`));
+            else p.resolve();
+          }
+        },
+        (cause: unknown) => {
+          const error = new PollError(
+            'EEVENTS',
+            `publishing events failed: ${(cause as Error)?.message ?? cause}`,
+            { cause },
+          );
+          for (const p of batch) p.reject(error);
+        },
+      );
   }
 }

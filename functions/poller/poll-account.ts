@@ -138,6 +138,8 @@ class AccountPoll {
   private readonly batcher: EventBatcher;
   /** Set when archiving or publishing fails: no new messages are started after it. */
   private sinkFailure: unknown;
+  /** DELEs sent, settled before QUIT (they never reject). */
+  private readonly deles: Array<Promise<void>> = [];
   private client: Pop3Client | undefined;
 
   constructor(
@@ -156,6 +158,7 @@ class AccountPoll {
       this.loginDelaySeconds = this.client.capabilities.loginDelaySeconds;
       const { fetch, expired } = await this.plan(this.client);
       await this.retrieveAndArchive(this.client, fetch);
+      await Promise.all(this.deles);
       if (expired.length > 0) await this.deleteExpired(this.client, expired);
       const error = this.sinkFailure;
       // QUIT even after an archive or event failure: the session is healthy, and QUIT commits the
@@ -389,13 +392,27 @@ class AccountPoll {
     if (this.account.mode === 'keep') {
       if (candidate.uidl !== undefined) await this.deps.seen!.add(accountId, [candidate.uidl], now);
     } else {
-      try {
-        await client.dele(candidate.messageNumber);
-        this.deleRequested += 1;
-      } catch {
-        // Archived and announced but not marked: it stays on the server and the next run fetches
-        // it again, landing on the same key and event id. Not a failure of this message.
-      }
+      // Not awaited here. With pipelining, this DELE's reply comes after the replies to the RETRs
+      // already requested ahead, which are read only as the retrieve loop consumes them; that loop
+      // may be waiting for this task to free a slot while the client has stopped reading a RETR
+      // larger than its stream buffer (256 KiB). Awaiting here deadlocked (found by
+      // test/functions/poller/fault-injection.test.ts: 20 messages, the last one 300 KB), and no
+      // idle timeout ends it since the client is the one holding back. Settled before QUIT.
+      this.deles.push(
+        client.dele(candidate.messageNumber).then(
+          () => {
+            this.deleRequested += 1;
+          },
+          (error: unknown) => {
+            // Archived and announced but not marked: it stays on the server and the next run
+            // fetches it again, landing on the same key and event id. Not a failure of this
+            // message, but reported so that a server refusing DELE does not go unnoticed.
+            if (this.messageErrors.length < MAX_REPORTED_MESSAGE_ERRORS) {
+              this.messageErrors.push(describeFailure(error));
+            }
+          },
+        ),
+      );
     }
     this.options.onProgress?.({
       accountId,

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -38,7 +38,12 @@ export class Spool {
         if (handle) {
           await writeAll(handle, chunk);
         } else if (size > options.memoryLimitBytes) {
-          path = join(await spoolDir(options.dir), `${process.pid}-${++counter}.eml`);
+          // The random part keeps names unique across processes: a crashed run leaves its files in a
+          // configured `dir`, and a later process can get the same pid (Lambda sandboxes,
+          // containers); pid and counter alone then collide with a leftover, and `wx` fails that
+          // message (it stays on the server, reported as failed) each time the names meet.
+          const unique = `${process.pid}-${++counter}-${randomBytes(6).toString('hex')}`;
+          path = join(await spoolDir(options.dir), `${unique}.eml`);
           handle = await open(path, 'wx', 0o600);
           for (const part of parts) await writeAll(handle, part);
           parts.length = 0;

@@ -147,8 +147,16 @@ function settle(
   });
 }
 
+/** Socket-level errors: the connection dropped, whatever phase it was in. */
+const NETWORK_ERROR_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT']);
+
 function isTlsFailure(error: Error & { code?: string }): boolean {
   const code = error.code ?? '';
+  // A connection dropped mid-handshake is a network failure (retryable), not a TLS one (which
+  // needs attention): Node reports it as ECONNRESET with "Client network socket disconnected
+  // before secure TLS connection was established", which the message test below would match.
+  // Found by test/functions/poller/fault-injection.test.ts (cut after 1..1726 bytes).
+  if (NETWORK_ERROR_CODES.has(code)) return false;
   return (
     code.startsWith('ERR_SSL') ||
     code.startsWith('ERR_TLS') ||

@@ -1,0 +1,206 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { Spool } from '../../../functions/poller/spool';
+
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+/** Every octet value, so any decoding or re-encoding on the way would show. */
+const ALL_OCTETS = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+
+function bytes(size: number, seed = 0): Buffer {
+  const out = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) out[i] = ALL_OCTETS[(i * 7 + seed) % 256]!;
+  return out;
+}
+
+function chunks(data: Buffer, size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < data.length; i += size) out.push(data.subarray(i, i + size));
+  return out;
+}
+
+async function* source(parts: readonly Buffer[], failAfter?: number): AsyncGenerator<Buffer> {
+  let i = 0;
+  for (const part of parts) {
+    if (i++ === failAfter) throw new Error('connection lost mid-message');
+    await Promise.resolve();
+    yield part;
+  }
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of stream) parts.push(part as Buffer);
+  return Buffer.concat(parts);
+}
+
+let dir: string;
+const spools: Spool[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'spool-test-'));
+});
+
+afterEach(async () => {
+  await Promise.all(spools.splice(0).map((s) => s.release()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function spool(data: Buffer | readonly Buffer[], memoryLimitBytes: number): Promise<Spool> {
+  const parts = Buffer.isBuffer(data) ? chunks(data, 1000) : data;
+  const s = await Spool.fromStream(source(parts), { memoryLimitBytes, dir });
+  spools.push(s);
+  return s;
+}
+
+describe('Class: Spool', () => {
+  describe('where the bytes are held', () => {
+    it('keeps a message up to the memory limit in memory, writing no file', async () => {
+      const data = bytes(4096);
+      const s = await spool(data, 4096);
+      expect(s.buffer?.equals(data)).toBe(true);
+      expect(s.memoryBytes).toBe(4096);
+      expect(readdirSync(dir)).toEqual([]);
+    });
+
+    it('moves a message one octet over the limit to a private temp file', async () => {
+      const data = bytes(4097);
+      const s = await spool(data, 4096);
+      expect(s.buffer).toBeUndefined();
+      expect(s.memoryBytes).toBe(0);
+      const files = readdirSync(dir);
+      expect(files).toHaveLength(1);
+      const path = join(dir, files[0]!);
+      expect(readFileSync(path).equals(data)).toBe(true);
+      expect(statSync(path).mode & 0o777).toBe(0o600);
+    });
+
+    it('keeps the chunks received before the switch, in order, when the limit is crossed mid-chunk', async () => {
+      const data = bytes(10_000, 3);
+      // 3 KB chunks against a 4 KB limit: the second chunk crosses it.
+      const s = await spool(chunks(data, 3000), 4096);
+      expect(s.buffer).toBeUndefined();
+      expect(readFileSync(join(dir, readdirSync(dir)[0]!)).equals(data)).toBe(true);
+    });
+
+    it('holds an empty message in memory', async () => {
+      const s = await spool([], 10);
+      expect(s.size).toBe(0);
+      expect(s.sha256).toBe(sha256(Buffer.alloc(0)));
+      expect(s.buffer?.length).toBe(0);
+    });
+  });
+
+  describe('hash and size', () => {
+    it.each([
+      ['in memory', 1 << 20],
+      ['in a file', 100],
+    ])('are those of the bytes received, whatever the chunking (%s)', async (_where, limit) => {
+      const data = Buffer.concat([ALL_OCTETS, bytes(50_000, 11), ALL_OCTETS]);
+      for (const chunkSize of [7, 255, 4096, data.length]) {
+        const s = await spool(chunks(data, chunkSize), limit);
+        expect(s.size).toBe(data.length);
+        expect(s.sha256).toBe(sha256(data));
+      }
+    });
+  });
+
+  describe('reading back', () => {
+    it.each([
+      ['in memory', 1 << 20],
+      ['in a file', 100],
+    ])('body() gives the same bytes every time it is called (%s)', async (_where, limit) => {
+      const data = bytes(300_000, 5);
+      const s = await spool(data, limit);
+      const first = await readAll(s.body());
+      const second = await readAll(s.body());
+      expect(first.equals(data)).toBe(true);
+      expect(second.equals(data)).toBe(true);
+      // Two streams at once (a store retrying while an earlier attempt is still draining).
+      const [a, b] = await Promise.all([readAll(s.body()), readAll(s.body())]);
+      expect(a.equals(data) && b.equals(data)).toBe(true);
+    });
+
+    it.each([
+      ['in memory', 1 << 20],
+      ['in a file', 100],
+    ])('head(n) gives the first n octets, or all of a shorter message (%s)', async (_where, limit) => {
+      const data = bytes(5000, 9);
+      const s = await spool(data, limit);
+      expect((await s.head(64)).equals(data.subarray(0, 64))).toBe(true);
+      expect((await s.head(0)).length).toBe(0);
+      expect((await s.head(1_000_000)).equals(data)).toBe(true);
+    });
+  });
+
+  describe('release', () => {
+    it('removes the temp file, and may be called again', async () => {
+      const s = await spool(bytes(5000), 100);
+      expect(readdirSync(dir)).toHaveLength(1);
+      await s.release();
+      expect(readdirSync(dir)).toEqual([]);
+      await expect(s.release()).resolves.toBeUndefined();
+    });
+
+    it('is harmless for a spool held in memory', async () => {
+      const data = bytes(50);
+      const s = await spool(data, 100);
+      await s.release();
+      expect(s.buffer?.equals(data)).toBe(true);
+    });
+  });
+
+  describe('a source that fails mid-message', () => {
+    it('rejects with the source error and leaves no temp file behind', async () => {
+      const parts = chunks(bytes(20_000), 1000);
+      // The spool has switched to a file (limit 2 KB) by the time the source fails at chunk 10.
+      await expect(Spool.fromStream(source(parts, 10), { memoryLimitBytes: 2048, dir })).rejects.toThrow(
+        'connection lost mid-message',
+      );
+      expect(readdirSync(dir)).toEqual([]);
+    });
+
+    it('rejects before the switch to a file, too, writing nothing', async () => {
+      const parts = chunks(bytes(20_000), 1000);
+      await expect(Spool.fromStream(source(parts, 2), { memoryLimitBytes: 1 << 20, dir })).rejects.toThrow(
+        'connection lost mid-message',
+      );
+      expect(readdirSync(dir)).toEqual([]);
+    });
+
+    it('rejects when the temp file cannot be created, leaving nothing behind', async () => {
+      const missing = join(dir, 'does-not-exist');
+      await expect(
+        Spool.fromStream(source(chunks(bytes(5000), 1000)), { memoryLimitBytes: 100, dir: missing }),
+      ).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(readdirSync(dir)).toEqual([]);
+    });
+  });
+
+  it('is not blocked by temp files an earlier process with the same pid left behind', async () => {
+    // A crashed run leaves its spool files in a configured spoolDir; a later process can get the
+    // same pid (Lambda sandboxes, containers). Its files must neither block nor be overwritten.
+    const leftovers = Array.from({ length: 300 }, (_, i) => `${process.pid}-${i + 1}.eml`);
+    for (const name of leftovers) writeFileSync(join(dir, name), 'left over');
+    const data = bytes(5000);
+    const s = await spool(data, 100);
+    expect(s.sha256).toBe(sha256(data));
+    expect((await readAll(s.body())).equals(data)).toBe(true);
+    for (const name of leftovers) expect(readFileSync(join(dir, name), 'utf8')).toBe('left over');
+    await s.release();
+    expect(readdirSync(dir).sort()).toEqual([...leftovers].sort());
+  });
+
+  it('keeps files of concurrent spools apart', async () => {
+    const messages = Array.from({ length: 8 }, (_, i) => bytes(3000 + i, i));
+    const all = await Promise.all(messages.map((m) => spool(m, 100)));
+    expect(readdirSync(dir)).toHaveLength(8);
+    for (const [i, s] of all.entries()) {
+      expect(s.sha256).toBe(sha256(messages[i]!));
+      expect((await readAll(s.body())).equals(messages[i]!)).toBe(true);
+    }
+  });
+});
