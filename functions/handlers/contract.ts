@@ -12,7 +12,10 @@ export const ENV = {
   ARCHIVE_PREFIX: 'ARCHIVE_PREFIX',
   /** KMS key id/ARN for SSE-KMS on archived objects; unset means the bucket default. */
   ARCHIVE_KMS_KEY_ID: 'ARCHIVE_KMS_KEY_ID',
-  /** Key prefix for keep-mode state objects (archived UIDLs per account), e.g. `state/`. */
+  /**
+   * Key prefix, in the archive bucket, for keep-mode state objects (archived UIDLs per account,
+   * `<STATE_PREFIX><accountId>.json`). Default `state/`.
+   */
   STATE_PREFIX: 'STATE_PREFIX',
   /** EventBridge bus name or ARN (`default` for the account's default bus). */
   EVENT_BUS_NAME: 'EVENT_BUS_NAME',
@@ -22,6 +25,11 @@ export const ENV = {
   DEADLINE_MARGIN_SECONDS: 'DEADLINE_MARGIN_SECONDS',
   /** Follow-up jobs allowed in a row for one account before waiting for the next tick. Default 20. */
   MAX_FOLLOW_UPS: 'MAX_FOLLOW_UPS',
+  /**
+   * Optional PEM certificate(s) of a private CA that signs mail servers' certificates, trusted by
+   * the worker in addition to Node's bundled public roots. Not a secret. Unset: public roots only.
+   */
+  EXTRA_CA_PEM: 'EXTRA_CA_PEM',
 } as const;
 
 /** One account to poll: what the dispatcher enqueues and the worker consumes (JSON in the SQS body). */
@@ -41,4 +49,10 @@ export interface PollJob {
 /** What EventBridge Scheduler passes to the dispatcher (the schedule's input). */
 export interface DispatchInput {
   readonly jobs: readonly PollJob[];
+  /**
+   * The schedule's own time, for de-duplicating enqueues: set it to Scheduler's
+   * `<aws.scheduler.scheduled-time>` context attribute (CDK: `ContextAttribute.scheduledTime`), so
+   * a retried invocation enqueues nothing twice. Unset: the invocation time, floored to the minute.
+   */
+  readonly scheduledTime?: string;
 }

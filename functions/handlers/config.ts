@@ -1,0 +1,135 @@
+import * as v from 'valibot';
+import { ENV } from './contract';
+import { describeIssues } from './jobs';
+
+/**
+ * The handlers' settings, from the environment variables the construct sets (names in
+ * contract.ts). Each handler reads them once, on its first invocation, and a bad value fails
+ * that invocation with a message naming every variable at fault, e.g.
+ * `invalid configuration (environment variables): ARCHIVE_BUCKET is required;
+ * DEADLINE_MARGIN_SECONDS must be an integer from 0 to 899`.
+ * Values are never echoed (EXTRA_CA_PEM is long, and no variable should ever hold a secret).
+ */
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export interface WorkerConfig {
+  readonly archiveBucket: string;
+  /** @default '' */
+  readonly archivePrefix: string;
+  readonly archiveKmsKeyId: string | undefined;
+  /** @default 'state/' */
+  readonly statePrefix: string;
+  readonly eventBusName: string;
+  readonly jobQueueUrl: string;
+  /** @default 30 */
+  readonly deadlineMarginSeconds: number;
+  /** @default 20 */
+  readonly maxFollowUps: number;
+  readonly extraCaPem: string | undefined;
+}
+
+export interface DispatcherConfig {
+  readonly jobQueueUrl: string;
+}
+
+/** Powertools' own variables, with this project's defaults. */
+export interface ObservabilitySettings {
+  /** POWERTOOLS_SERVICE_NAME. @default 'pop3-poller' */
+  readonly serviceName: string;
+  /** POWERTOOLS_METRICS_NAMESPACE. @default 'Pop3Poller' */
+  readonly namespace: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const required = v.pipe(v.string('is not set'), v.nonEmpty('is empty'));
+
+/** Optional; an empty value counts as unset. */
+const optional = v.optional(
+  v.pipe(
+    v.string(),
+    v.transform((s) => (s === '' ? undefined : s)),
+  ),
+);
+
+const integerInRange = (min: number, max: number, fallback: number) =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^\d{1,6}$/, `must be an integer from ${min} to ${max}`),
+      v.transform(Number),
+      v.minValue(min, `must be an integer from ${min} to ${max}`),
+      v.maxValue(max, `must be an integer from ${min} to ${max}`),
+    ),
+    String(fallback),
+  );
+
+const fifoQueueUrl = v.pipe(
+  required,
+  v.url('must be a queue URL'),
+  v.endsWith('.fifo', 'must be the URL of a FIFO queue (ending in .fifo)'),
+);
+
+const WorkerEnvSchema = v.object({
+  [ENV.ARCHIVE_BUCKET]: required,
+  [ENV.ARCHIVE_PREFIX]: v.optional(v.string(), ''),
+  [ENV.ARCHIVE_KMS_KEY_ID]: optional,
+  [ENV.STATE_PREFIX]: v.optional(v.string(), 'state/'),
+  [ENV.EVENT_BUS_NAME]: required,
+  [ENV.JOB_QUEUE_URL]: fifoQueueUrl,
+  // Lambda's longest timeout is 900 s.
+  [ENV.DEADLINE_MARGIN_SECONDS]: integerInRange(0, 899, 30),
+  [ENV.MAX_FOLLOW_UPS]: integerInRange(0, 1000, 20),
+  [ENV.EXTRA_CA_PEM]: v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((s) => (s.trim() === '' ? undefined : s)),
+      v.check(
+        (s) => s === undefined || s.includes('-----BEGIN CERTIFICATE-----'),
+        'must hold PEM certificate(s) (-----BEGIN CERTIFICATE-----)',
+      ),
+    ),
+  ),
+});
+
+const DispatcherEnvSchema = v.object({
+  [ENV.JOB_QUEUE_URL]: fifoQueueUrl,
+});
+
+export function readWorkerConfig(env: Env = process.env): WorkerConfig {
+  const e = parseEnv(WorkerEnvSchema, env);
+  return {
+    archiveBucket: e.ARCHIVE_BUCKET,
+    archivePrefix: e.ARCHIVE_PREFIX,
+    archiveKmsKeyId: e.ARCHIVE_KMS_KEY_ID,
+    statePrefix: e.STATE_PREFIX,
+    eventBusName: e.EVENT_BUS_NAME,
+    jobQueueUrl: e.JOB_QUEUE_URL,
+    deadlineMarginSeconds: e.DEADLINE_MARGIN_SECONDS,
+    maxFollowUps: e.MAX_FOLLOW_UPS,
+    extraCaPem: e.EXTRA_CA_PEM,
+  };
+}
+
+export function readDispatcherConfig(env: Env = process.env): DispatcherConfig {
+  const e = parseEnv(DispatcherEnvSchema, env);
+  return { jobQueueUrl: e.JOB_QUEUE_URL };
+}
+
+export function readObservabilitySettings(env: Env = process.env): ObservabilitySettings {
+  return {
+    serviceName: env.POWERTOOLS_SERVICE_NAME || 'pop3-poller',
+    namespace: env.POWERTOOLS_METRICS_NAMESPACE || 'Pop3Poller',
+  };
+}
+
+function parseEnv<S extends v.GenericSchema>(schema: S, env: Env): v.InferOutput<S> {
+  // Only the schema's own keys: the rest of the environment is none of its business.
+  const result = v.safeParse(schema, { ...env });
+  if (!result.success)
+    throw new ConfigError(`invalid configuration (environment variables): ${describeIssues(result.issues)}`);
+  return result.output;
+}

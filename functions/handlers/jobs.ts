@@ -1,0 +1,126 @@
+import * as v from 'valibot';
+import { ACCOUNT_ID_PATTERN } from '../poller/account';
+import type { DispatchInput, PollJob } from './contract';
+
+/**
+ * Validation of what flows Scheduler → dispatcher → SQS → worker (the shapes are in contract.ts).
+ * Messages name the field and the rule, never echo a value, and read like
+ * `jobs[3].accountId must be 1-64 characters of A-Z a-z 0-9 . _ -`.
+ */
+
+const integer = (min: number, rule: string) =>
+  v.pipe(v.number(rule), v.integer(rule), v.minValue(min, rule), v.maxValue(Number.MAX_SAFE_INTEGER, rule));
+
+const PollJobSchema = v.pipe(
+  v.strictObject(
+    {
+      accountId: v.pipe(
+        v.string('must be a string'),
+        v.regex(ACCOUNT_ID_PATTERN, 'must be 1-64 characters of A-Z a-z 0-9 . _ -'),
+      ),
+      secretId: v.pipe(
+        v.string('must be a string'),
+        v.nonEmpty('must not be empty'),
+        v.maxLength(2048, 'must be at most 2048 characters'),
+      ),
+      mode: v.optional(v.picklist(['delete', 'keep'], 'must be "delete" or "keep"')),
+      deleteAfterDays: v.optional(integer(0, 'must be an integer ≥ 0')),
+      maxMessages: v.optional(integer(1, 'must be an integer ≥ 1')),
+      maxBytes: v.optional(integer(1, 'must be an integer ≥ 1')),
+      followUp: v.optional(integer(0, 'must be an integer ≥ 0')),
+    },
+    'must be a JSON object',
+  ),
+  // In delete mode every archived message is deleted at once: a deleteAfterDays there would
+  // suggest a grace period that does not exist.
+  v.check(
+    (job) => job.deleteAfterDays === undefined || job.mode === 'keep',
+    'has deleteAfterDays, which needs mode "keep" (delete mode deletes each message once archived)',
+  ),
+);
+
+const DispatchInputSchema = v.pipe(
+  v.strictObject(
+    {
+      jobs: v.array(PollJobSchema, 'must be an array of jobs'),
+      scheduledTime: v.optional(
+        v.pipe(
+          v.string('must be an ISO 8601 time'),
+          v.isoTimestamp('must be an ISO 8601 time, e.g. 2025-03-04T10:05:00Z'),
+        ),
+      ),
+    },
+    'must be a JSON object',
+  ),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const first = new Map<string, number>();
+    dataset.value.jobs.forEach((job, i) => {
+      const earlier = first.get(job.accountId);
+      if (earlier === undefined) first.set(job.accountId, i);
+      // One job per account per schedule: a second would be dropped by SQS de-duplication anyway.
+      else addIssue({ message: `jobs[${i}].accountId repeats jobs[${earlier}].accountId` });
+    });
+    dataset.value.jobs.forEach((job, i) => {
+      if (job.followUp !== undefined && job.followUp !== 0) {
+        addIssue({ message: `jobs[${i}].followUp is set by the worker, not by a schedule` });
+      }
+    });
+  }),
+);
+
+// Compile-time guard: the schemas produce exactly the contract's shapes.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _pollJobMatchesContract: Same<v.InferOutput<typeof PollJobSchema>, PollJob> = true;
+const _dispatchInputMatchesContract: Same<
+  Omit<v.InferOutput<typeof DispatchInputSchema>, 'jobs'>,
+  Omit<DispatchInput, 'jobs'>
+> = true;
+
+export type Parsed<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string };
+
+/** A job from an SQS message body (JSON text). */
+export function parsePollJob(body: string): Parsed<PollJob> {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { ok: false, problem: 'the message body is not JSON' };
+  }
+  const result = v.safeParse(PollJobSchema, json);
+  return result.success
+    ? { ok: true, value: result.output }
+    : { ok: false, problem: describeIssues(result.issues, 'job') };
+}
+
+/** The dispatcher's input, as Lambda hands it over (already parsed JSON). */
+export function parseDispatchInput(input: unknown): Parsed<DispatchInput> {
+  const result = v.safeParse(DispatchInputSchema, input);
+  return result.success
+    ? { ok: true, value: result.output }
+    : { ok: false, problem: describeIssues(result.issues) };
+}
+
+/** `path rule; path rule` for humans, without the values; `root` names the whole input. */
+export function describeIssues(issues: readonly v.BaseIssue<unknown>[], root = ''): string {
+  return issues
+    .map((issue) => {
+      const path = pathOf(issue, root);
+      if ((issue.type === 'object' || issue.type === 'strict_object') && path) {
+        if (issue.expected === 'never') return `${path} is not a known field`;
+        if (issue.received === 'undefined' && issue.expected?.startsWith('"')) return `${path} is required`;
+      }
+      return path ? `${path} ${issue.message}` : issue.message;
+    })
+    .join('; ');
+}
+
+function pathOf(issue: v.BaseIssue<unknown>, root: string): string {
+  let out = root;
+  for (const item of issue.path ?? []) {
+    const key = item.key;
+    out += typeof key === 'number' ? `[${key}]` : out ? `.${String(key)}` : String(key);
+  }
+  return out;
+}

@@ -1,0 +1,155 @@
+import {
+  ConfigError,
+  readDispatcherConfig,
+  readObservabilitySettings,
+  readWorkerConfig,
+} from '../../../functions/handlers/config';
+import { ENV } from '../../../functions/handlers/contract';
+import { parsePollJob } from '../../../functions/handlers/jobs';
+
+const QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/111122223333/pop3-jobs.fifo';
+const MINIMAL = {
+  [ENV.ARCHIVE_BUCKET]: 'mail-archive',
+  [ENV.EVENT_BUS_NAME]: 'mail-events',
+  [ENV.JOB_QUEUE_URL]: QUEUE_URL,
+};
+const CA = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+
+function errorOf(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('Function: readWorkerConfig', () => {
+  it('applies the documented defaults to a minimal environment', () => {
+    expect(readWorkerConfig({ ...MINIMAL, UNRELATED: 'x' })).toEqual({
+      archiveBucket: 'mail-archive',
+      archivePrefix: '',
+      archiveKmsKeyId: undefined,
+      statePrefix: 'state/',
+      eventBusName: 'mail-events',
+      jobQueueUrl: QUEUE_URL,
+      deadlineMarginSeconds: 30,
+      maxFollowUps: 20,
+      extraCaPem: undefined,
+    });
+  });
+
+  it('reads every variable', () => {
+    expect(
+      readWorkerConfig({
+        ...MINIMAL,
+        [ENV.ARCHIVE_PREFIX]: 'mail/',
+        [ENV.ARCHIVE_KMS_KEY_ID]: 'alias/mail',
+        [ENV.STATE_PREFIX]: 'keep/',
+        [ENV.DEADLINE_MARGIN_SECONDS]: '45',
+        [ENV.MAX_FOLLOW_UPS]: '0',
+        [ENV.EXTRA_CA_PEM]: CA,
+      }),
+    ).toEqual({
+      archiveBucket: 'mail-archive',
+      archivePrefix: 'mail/',
+      archiveKmsKeyId: 'alias/mail',
+      statePrefix: 'keep/',
+      eventBusName: 'mail-events',
+      jobQueueUrl: QUEUE_URL,
+      deadlineMarginSeconds: 45,
+      maxFollowUps: 0,
+      extraCaPem: CA,
+    });
+  });
+
+  it('treats empty optional values as unset', () => {
+    const config = readWorkerConfig({ ...MINIMAL, [ENV.ARCHIVE_KMS_KEY_ID]: '', [ENV.EXTRA_CA_PEM]: ' \n' });
+    expect(config.archiveKmsKeyId).toBeUndefined();
+    expect(config.extraCaPem).toBeUndefined();
+  });
+
+  it('names every missing variable in one error', () => {
+    const error = errorOf(() => readWorkerConfig({}));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toBe(
+      'invalid configuration (environment variables): ARCHIVE_BUCKET is required; ' +
+        'EVENT_BUS_NAME is required; JOB_QUEUE_URL is required',
+    );
+  });
+
+  it.each([
+    [{ [ENV.ARCHIVE_BUCKET]: '' }, 'ARCHIVE_BUCKET is empty'],
+    [{ [ENV.JOB_QUEUE_URL]: 'pop3-jobs.fifo' }, 'JOB_QUEUE_URL must be a queue URL'],
+    [
+      { [ENV.JOB_QUEUE_URL]: 'https://sqs.eu-west-1.amazonaws.com/111122223333/pop3-jobs' },
+      'JOB_QUEUE_URL must be the URL of a FIFO queue (ending in .fifo)',
+    ],
+    [{ [ENV.DEADLINE_MARGIN_SECONDS]: '30s' }, 'DEADLINE_MARGIN_SECONDS must be an integer from 0 to 899'],
+    [{ [ENV.DEADLINE_MARGIN_SECONDS]: '900' }, 'DEADLINE_MARGIN_SECONDS must be an integer from 0 to 899'],
+    [{ [ENV.MAX_FOLLOW_UPS]: '-1' }, 'MAX_FOLLOW_UPS must be an integer from 0 to 1000'],
+    [{ [ENV.EXTRA_CA_PEM]: '/etc/ssl/ca.pem' }, 'EXTRA_CA_PEM must hold PEM certificate(s)'],
+  ])('rejects %o with a message naming the variable', (override, message) => {
+    const error = errorOf(() => readWorkerConfig({ ...MINIMAL, ...override }));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toContain(message);
+  });
+
+  it('never echoes a value', () => {
+    const error = errorOf(() =>
+      readWorkerConfig({ ...MINIMAL, [ENV.EXTRA_CA_PEM]: 'do-not-echo-me', [ENV.MAX_FOLLOW_UPS]: 'nor-me' }),
+    );
+    expect(error.message).not.toContain('do-not-echo-me');
+    expect(error.message).not.toContain('nor-me');
+  });
+});
+
+describe('Function: readDispatcherConfig', () => {
+  it('needs only the job queue', () => {
+    expect(readDispatcherConfig({ [ENV.JOB_QUEUE_URL]: QUEUE_URL })).toEqual({ jobQueueUrl: QUEUE_URL });
+    expect(() => readDispatcherConfig({})).toThrow(
+      'invalid configuration (environment variables): JOB_QUEUE_URL is required',
+    );
+  });
+});
+
+describe('Function: readObservabilitySettings', () => {
+  it("defaults Powertools' service name and metrics namespace, and lets the environment set them", () => {
+    expect(readObservabilitySettings({})).toEqual({ serviceName: 'pop3-poller', namespace: 'Pop3Poller' });
+    expect(
+      readObservabilitySettings({ POWERTOOLS_SERVICE_NAME: 'mail', POWERTOOLS_METRICS_NAMESPACE: 'Mail' }),
+    ).toEqual({ serviceName: 'mail', namespace: 'Mail' });
+  });
+});
+
+describe('Function: parsePollJob', () => {
+  it('accepts a full job', () => {
+    const job = {
+      accountId: 'support.eu_1',
+      secretId: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:pop3/support-AbCdEf',
+      mode: 'keep',
+      deleteAfterDays: 30,
+      maxMessages: 500,
+      maxBytes: 100_000_000,
+      followUp: 3,
+    };
+    expect(parsePollJob(JSON.stringify(job))).toEqual({ ok: true, value: job });
+  });
+
+  it.each([
+    ['{', 'the message body is not JSON'],
+    ['"support"', 'job must be a JSON object'],
+    ['{"secretId":"s"}', 'job.accountId is required'],
+    ['{"accountId":"a b","secretId":"s"}', 'job.accountId must be 1-64 characters of A-Z a-z 0-9 . _ -'],
+    ['{"accountId":"a","secretId":"s","followUp":-1}', 'job.followUp must be an integer ≥ 0'],
+    ['{"accountId":"a","secretId":"s","host":"pop.example.com"}', 'job.host is not a known field'],
+    [
+      '{"accountId":"a","secretId":"s","deleteAfterDays":1}',
+      'job has deleteAfterDays, which needs mode "keep"',
+    ],
+  ])('rejects %s', (body, problem) => {
+    const parsed = parsePollJob(body);
+    expect(parsed.ok).toBe(false);
+    expect(!parsed.ok && parsed.problem).toContain(problem);
+  });
+});
