@@ -1,0 +1,97 @@
+import { Stack, Validations, type App } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import type { Pop3Poller } from './pop3-poller';
+
+/**
+ * cdk-nag's AWS Solutions checks, run at synth (`npx cdk synth` fails on an unacknowledged
+ * error), and the findings this deployment acknowledges, each on the one resource it concerns,
+ * with the exact finding id and the reason.
+ */
+export function addNagChecks(app: App, pollers: readonly Pop3Poller[]): void {
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  for (const poller of pollers) acknowledgeFindings(poller);
+}
+
+/** A string as cdk-nag writes it in a finding id: references as `<LogicalId>` / `<LogicalId.Attr>`. */
+function asNagWrites(scope: IConstruct, value: string): string {
+  const render = (v: unknown): string => {
+    if (typeof v === 'string') return v;
+    const o = v as Record<string, unknown>;
+    if (typeof o.Ref === 'string') return `<${o.Ref}>`;
+    const getAtt = o['Fn::GetAtt'] as [string, string] | undefined;
+    if (getAtt) return `<${getAtt[0]}.${getAtt[1]}>`;
+    const join = o['Fn::Join'] as [string, unknown[]] | undefined;
+    if (join) return join[1].map(render).join(join[0]);
+    return JSON.stringify(v);
+  };
+  return render(Stack.of(scope).resolve(value));
+}
+
+export function acknowledgeFindings(poller: Pop3Poller): void {
+  const config = poller.config;
+  const ack = (scope: IConstruct, id: string, reason: string): void =>
+    Validations.of(scope).acknowledge({ id, reason });
+
+  for (const prefix of [config.archive.prefix, config.archive.statePrefix]) {
+    const objects = asNagWrites(poller, poller.archiveBucket.arnForObjects(`${prefix}*`));
+    ack(
+      poller.worker.role!,
+      `AwsSolutions::AwsSolutions-IAM5[Resource::${objects}]`,
+      `Object access is limited to the "${prefix}" prefix of the archive bucket. Object keys are ` +
+        'content-addressed (<account>/<sha256>.eml) or per account (<account>.json), so they cannot be ' +
+        'listed in the policy; a prefix is the narrowest scope S3 offers.',
+    );
+  }
+  ack(
+    poller.schedulerRole,
+    `AwsSolutions::AwsSolutions-IAM5[Resource::${asNagWrites(poller, poller.dispatcher.functionArn)}:*]`,
+    "CDK's grantInvoke (used by the Scheduler Lambda target) also covers the dispatcher's versions and " +
+      'aliases (`:*`); the function has none, the schedules invoke it unqualified, and the role can be ' +
+      "assumed only by EventBridge Scheduler for this stack's schedule group.",
+  );
+  for (const resource of poller.secretResources.map((r) => asNagWrites(poller, r))) {
+    if (!resource.includes('*')) continue;
+    ack(
+      poller.worker.role!,
+      `AwsSolutions::AwsSolutions-IAM5[Resource::${resource}]`,
+      config.grantSecretsByPrefix
+        ? `More than 50 account secrets are referenced: listing each would outgrow IAM's policy size ` +
+            `limit, so the worker may read the secrets named under "${config.secretNamePrefix}", where ` +
+            'the configuration requires every referenced secret to be.'
+        : "Secrets Manager appends a random 6-character suffix to a secret's ARN; this matches that " +
+            'suffix of one configured secret.',
+    );
+  }
+  for (const secret of poller.createdSecrets) {
+    ack(
+      secret,
+      'AwsSolutions::AwsSolutions-SMG4',
+      'POP3 passwords are issued by the mail provider and can only be changed there: there is no API ' +
+        'for a rotation Lambda to call. The secret is created as a placeholder for the user to fill in.',
+    );
+  }
+  ack(
+    poller.dispatchDeadLetterQueue,
+    'AwsSolutions::AwsSolutions-SQS3',
+    "This queue is itself a dead-letter queue: of the dispatcher's asynchronous invocations (Lambda " +
+      "on-failure destination) and of the schedules' target. cdk-nag only recognises SQS redrive DLQs.",
+  );
+  const sample = poller.node.tryFindChild('MessageArchivedSampleQueue');
+  if (sample) {
+    ack(
+      sample,
+      'AwsSolutions::AwsSolutions-SQS3',
+      'Sample target of the example "Message Archived" rule, with no consumer: its messages expire after ' +
+        '4 days. A real workflow target brings its own dead-letter handling.',
+    );
+  }
+  if (poller.vpc && config.network.vpc !== 'none') {
+    ack(
+      poller.worker.role!,
+      'AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+      "The worker runs in a VPC: Lambda needs this AWS-maintained policy's ENI permissions " +
+        '(ec2:CreateNetworkInterface and its Describe/Delete companions, which IAM cannot scope to resources).',
+    );
+  }
+}
