@@ -1,0 +1,104 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DovecotServer } from '../test/support/dovecot';
+
+/**
+ * Runs one client process the same way for every client: under GNU time (`/usr/bin/time -f %M`,
+ * peak RSS from wait4's rusage, i.e. the kernel's high-water mark for the process), timed by the
+ * harness from spawn to exit, so start-up and shutdown are included.
+ */
+
+export const TIME_BINARY = '/usr/bin/time';
+
+export interface RunResult {
+  /** Wall-clock milliseconds from spawn to exit. */
+  readonly ms: number;
+  /** Peak resident set size in KiB, as GNU time reports it. */
+  readonly maxRssKb: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export function requireTime(): void {
+  if (!existsSync(TIME_BINARY)) throw new Error(`${TIME_BINARY} is missing: apt-get install -y time`);
+}
+
+export async function runMeasured(
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RunResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-time-'));
+  const timeFile = join(dir, 'time.txt');
+  try {
+    const started = process.hrtime.bigint();
+    const child = spawn(TIME_BINARY, ['-f', '%M', '-o', timeFile, command, ...args], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (c) => resolve(c));
+    });
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    if (code !== 0) throw new Error(`${command} exited with ${code}: ${stderr.trim()} ${stdout.trim()}`);
+    const lines = readFileSync(timeFile, 'utf8').trim().split('\n');
+    const maxRssKb = Number(lines[lines.length - 1]);
+    return { ms, maxRssKb, stdout, stderr };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Number of files and their total size, directly in `dir`. */
+export function filesIn(dir: string): { count: number; bytes: number } {
+  let count = 0;
+  let bytes = 0;
+  for (const name of readdirSync(dir)) {
+    const st = statSync(join(dir, name));
+    if (!st.isFile()) continue;
+    count += 1;
+    bytes += st.size;
+  }
+  return { count, bytes };
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export function mb(kb: number): string {
+  return (kb / 1024).toFixed(1);
+}
+
+/**
+ * Where the benchmarks put Dovecot (its config, state and the mailbox): tmpfs when there is one.
+ * Dovecot unlinks every drained message at QUIT, and ext4 without a journal (as here) makes each
+ * new file scan past the inodes freed in the last seconds to minutes (`recently_deleted()`), so a
+ * mailbox on the same disk as the clients' output would slow down whichever client creates its
+ * files next, by an amount that depends on which inode group each directory landed in.
+ */
+export function defaultServerRoot(): string {
+  return existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+}
+
+/** Starts Dovecot with its temp directory (and the test certificates) under `root`. */
+export async function startDovecot(root: string): Promise<DovecotServer> {
+  // DovecotServer and the certificate helper take os.tmpdir(), which follows TMPDIR.
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = root;
+  try {
+    return await DovecotServer.start();
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+  }
+}
