@@ -30,17 +30,8 @@ export interface AttachmentInfo {
   readonly size: number;
 }
 
-export interface MessageArchivedDetail {
-  /** Same as the envelope id (EventBridge assigns its own id; this one is stable). */
-  readonly eventId: string;
-  readonly accountId: string;
-  readonly uidl: string | null;
-  /** SHA-256 (hex) of the archived bytes. */
-  readonly sha256: string;
-  readonly size: number;
-  /** Where the message was archived, e.g. `s3://bucket/key` or `file:///…`. */
-  readonly location: string;
-  readonly key: string;
+/** What is read from a message's headers (and, for small messages, its MIME structure). */
+export interface MessageMetadata {
   /** `complete`, `headers` (attachments not inspected: message too large) or `unavailable`. */
   readonly metadata: 'complete' | 'headers' | 'unavailable';
   readonly metadataError?: string;
@@ -52,6 +43,19 @@ export interface MessageArchivedDetail {
   readonly date: string | null;
   readonly messageId: string | null;
   readonly attachments: readonly AttachmentInfo[] | null;
+}
+
+export interface MessageArchivedDetail extends MessageMetadata {
+  /** Same as the envelope id (EventBridge assigns its own id; this one is stable). */
+  readonly eventId: string;
+  readonly accountId: string;
+  readonly uidl: string | null;
+  /** SHA-256 (hex) of the archived bytes. */
+  readonly sha256: string;
+  readonly size: number;
+  /** Where the message was archived, e.g. `s3://bucket/key` or `file:///…`. */
+  readonly location: string;
+  readonly key: string;
   readonly archivedAt: string;
 }
 

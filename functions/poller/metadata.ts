@@ -1,5 +1,5 @@
 import PostalMime from 'postal-mime';
-import type { Address, AttachmentInfo } from './events';
+import type { Address, MessageMetadata } from './events';
 import type { Spool } from './spool';
 
 /**
@@ -9,17 +9,7 @@ import type { Spool } from './spool';
  * `metadata: 'unavailable'` and never stops a message from being archived or deleted.
  */
 
-export interface MessageMetadata {
-  readonly metadata: 'complete' | 'headers' | 'unavailable';
-  readonly metadataError?: string;
-  readonly subject: string | null;
-  readonly from: Address | null;
-  readonly to: readonly Address[];
-  readonly cc: readonly Address[];
-  readonly date: string | null;
-  readonly messageId: string | null;
-  readonly attachments: readonly AttachmentInfo[] | null;
-}
+export type { MessageMetadata };
 
 export interface MetadataLimits {
   /** Messages up to this size (held in memory) are parsed whole, for the attachment list. */
