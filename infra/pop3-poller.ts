@@ -96,6 +96,9 @@ export class Pop3Poller extends Construct {
   readonly dispatchDeadLetterQueue: sqs.Queue;
   readonly dispatcher: NodejsFunction;
   readonly worker: NodejsFunction;
+  /** Retained on stack deletion (CDK's default for log groups). */
+  readonly dispatcherLogGroup: logs.LogGroup;
+  readonly workerLogGroup: logs.LogGroup;
   readonly scheduleGroup: scheduler.ScheduleGroup;
   /** The role the schedules invoke the dispatcher with. */
   readonly schedulerRole: iam.Role;
@@ -266,6 +269,14 @@ export class Pop3Poller extends Construct {
           .map((ref) => ref.secretId)
           .join(', '),
       });
+      new CfnOutput(this, 'CreatedSecretArns', {
+        description:
+          'ARNs of the created secrets, in the order of SecretsToFill (retained on stack deletion)',
+        value: Fn.join(
+          ', ',
+          createdSecrets.map((secret) => secret.secretArn),
+        ),
+      });
     }
 
     // --- Network ---------------------------------------------------------------------------------
@@ -376,6 +387,7 @@ export class Pop3Poller extends Construct {
     const dispatcherLogs = new logs.LogGroup(this, 'DispatcherLogGroup', {
       retention: config.logRetentionDays,
     });
+    this.dispatcherLogGroup = dispatcherLogs;
     const dispatcherRole = lambdaRole(this, 'DispatcherRole', dispatcherLogs, 'Pop3Poller dispatcher');
     this.dispatcher = new NodejsFunction(this, 'Dispatcher', {
       ...common('dispatcher', METRICS.dispatcherService, dispatcherLogs),
@@ -390,6 +402,7 @@ export class Pop3Poller extends Construct {
     });
 
     const workerLogs = new logs.LogGroup(this, 'WorkerLogGroup', { retention: config.logRetentionDays });
+    this.workerLogGroup = workerLogs;
     const workerRole = lambdaRole(this, 'WorkerRole', workerLogs, 'Pop3Poller worker');
     if (securityGroup) {
       workerRole.addManagedPolicy(
@@ -513,12 +526,22 @@ export class Pop3Poller extends Construct {
 
     // --- Outputs ---------------------------------------------------------------------------------
     new CfnOutput(this, 'ArchiveBucketName', { value: this.archiveBucket.bucketName });
+    new CfnOutput(this, 'ArchivePrefix', {
+      description: 'Messages are archived as <ArchivePrefix><account id>/<sha256>.eml',
+      value: config.archive.prefix,
+    });
+    new CfnOutput(this, 'AccessLogBucketName', {
+      description: "The archive bucket's server access logs (retained on stack deletion)",
+      value: this.accessLogBucket.bucketName,
+    });
     new CfnOutput(this, 'EventBusName', { value: this.eventBus.eventBusName });
     new CfnOutput(this, 'JobQueueUrl', { value: this.jobQueue.queueUrl });
     new CfnOutput(this, 'DispatcherFunctionName', { value: this.dispatcher.functionName });
     new CfnOutput(this, 'WorkerFunctionName', { value: this.worker.functionName });
     new CfnOutput(this, 'ScheduleGroupName', { value: this.scheduleGroup.scheduleGroupName });
     new CfnOutput(this, 'JobDeadLetterQueueUrl', { value: this.jobDeadLetterQueue.queueUrl });
+    new CfnOutput(this, 'WorkerLogGroupName', { value: this.workerLogGroup.logGroupName });
+    new CfnOutput(this, 'DispatcherLogGroupName', { value: this.dispatcherLogGroup.logGroupName });
     if (this.dashboard) new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboardName });
   }
 

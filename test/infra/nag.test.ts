@@ -5,6 +5,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import { config as shippedConfig } from '../../infra/config';
 import { addNagChecks } from '../../infra/nag';
 import type { Pop3PollerProps } from '../../infra/props';
+import { e2eDeployment } from '../../scripts/e2e/settings';
 import { buildStack, MINIMAL, testApp } from '../support/cdk-app';
 
 /**
@@ -71,6 +72,10 @@ const DEPLOYMENTS: ReadonlyArray<[string, Pop3PollerProps]> = [
       accounts: Array.from({ length: 60 }, (_, i) => ({ id: `m${i}`, secret: `tenants/m${i}` })),
       secretNamePrefix: 'tenants/',
     },
+  ],
+  [
+    'the end-to-end test deployment (scripts/aws-e2e.ts)',
+    e2eDeployment('Pop3E2E-abcdefghij', undefined).poller,
   ],
 ];
 

@@ -1004,3 +1004,59 @@ describe('Construct: Pop3Poller', () => {
     });
   });
 });
+
+describe('Construct outputs', () => {
+  /** The stack output whose logical id is the construct's output `name` (plus CDK's hash). */
+  function output(template: Template, name: string): { Value: unknown; Description?: string } | undefined {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown; Description?: string }>;
+    const found = Object.entries(outputs).filter(([id]) => new RegExp(`^Poller${name}[0-9A-F]{8}$`).test(id));
+    expect(found.length).toBeLessThanOrEqual(1);
+    return found[0]?.[1];
+  }
+
+  it('name what operators and scripts/aws-e2e.ts need: buckets, prefix, queues, log groups', () => {
+    const { stack, template } = synthTemplate({
+      accounts: [
+        { id: 'support', secret: 'create' },
+        { id: 'sales', secret: 'mail/sales' },
+        { id: 'billing', secret: 'create' },
+      ],
+      archive: { prefix: 'inbox/' },
+    });
+    const ref = (construct: { node: { defaultChild?: unknown } }) => ({
+      Ref: stack.getLogicalId(construct.node.defaultChild as never),
+    });
+    const poller = stack.poller;
+    expect(output(template, 'ArchiveBucketName')?.Value).toEqual(ref(poller.archiveBucket));
+    expect(output(template, 'ArchivePrefix')?.Value).toBe('inbox/');
+    expect(output(template, 'AccessLogBucketName')?.Value).toEqual(ref(poller.accessLogBucket));
+    expect(output(template, 'WorkerLogGroupName')?.Value).toEqual(ref(poller.workerLogGroup));
+    expect(output(template, 'DispatcherLogGroupName')?.Value).toEqual(ref(poller.dispatcherLogGroup));
+    expect(output(template, 'SampleQueueUrl')).toBeDefined();
+    expect(output(template, 'JobQueueUrl')?.Value).toEqual(ref(poller.jobQueue));
+    expect(output(template, 'JobDeadLetterQueueUrl')?.Value).toEqual(ref(poller.jobDeadLetterQueue));
+    // Created secrets only, in the order of SecretsToFill; a secret's Ref is its ARN.
+    expect(output(template, 'SecretsToFill')?.Value).toBe(
+      'pop3-poller/Pop3Poller/support, pop3-poller/Pop3Poller/billing',
+    );
+    expect(output(template, 'CreatedSecretArns')?.Value).toEqual({
+      'Fn::Join': [', ', poller.createdSecrets.map((secret) => ref(secret))],
+    });
+    const resources = template.toJSON().Resources as Record<string, { Properties: { Name?: string } }>;
+    expect(poller.createdSecrets.map((secret) => resources[ref(secret).Ref]!.Properties.Name)).toEqual([
+      'pop3-poller/Pop3Poller/support',
+      'pop3-poller/Pop3Poller/billing',
+    ]);
+  });
+
+  it('leave out the secret outputs when the stack creates none, and the sample queue without the rule', () => {
+    const { template } = synthTemplate({
+      accounts: [{ id: 'sales', secret: 'mail/sales' }],
+      eventBus: { exampleRule: false },
+    });
+    expect(output(template, 'SecretsToFill')).toBeUndefined();
+    expect(output(template, 'CreatedSecretArns')).toBeUndefined();
+    expect(output(template, 'SampleQueueUrl')).toBeUndefined();
+    expect(output(template, 'ArchivePrefix')?.Value).toBe('mail/');
+  });
+});
