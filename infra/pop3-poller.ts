@@ -580,7 +580,10 @@ export class Pop3Poller extends Construct {
     role.addToPolicy(
       new iam.PolicyStatement({
         sid: 'ReadAccountSecrets',
-        actions: ['secretsmanager:GetSecretValue'],
+        // PutSecretValue: an OAuth 2.0 provider that rotates refresh tokens (Microsoft) returns a
+        // new one with each refresh, which the worker writes back to the account's own secret
+        // (only `oauth2.refreshToken` changes; see functions/adapters/secret-document.ts).
+        actions: ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'],
         resources: uniqueSecretResources,
       }),
     );
@@ -588,7 +591,8 @@ export class Pop3Poller extends Construct {
       role.addToPolicy(
         new iam.PolicyStatement({
           sid: 'DecryptAccountSecrets',
-          actions: ['kms:Decrypt'],
+          // Decrypt to read; GenerateDataKey to write a rotated refresh token back.
+          actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
           resources: [...config.secretKmsKeyArns],
           conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${stack.region}.amazonaws.com` } },
         }),

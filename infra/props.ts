@@ -65,6 +65,13 @@ export interface PollerAccountProps {
    * @default - the worker's own bound (functions/handlers)
    */
   readonly maxBytes?: number;
+  /**
+   * A mail provider preset: host, port 995 and implicit TLS unless the secret says otherwise, and
+   * the provider's known behaviours (Gmail's per-session listing limit, LOGIN-DELAY, `recent:`
+   * logins). See docs/oauth2.md.
+   * @default - none: the secret gives host, port and tls
+   */
+  readonly provider?: 'gmail' | 'outlook';
 }
 
 export interface EventBusProps {

@@ -428,6 +428,9 @@ function checkAccount(account: PollerAccountProps, problems: string[]): void {
   }
   const mode = account.mode ?? 'delete';
   if (mode !== 'delete' && mode !== 'keep') problems.push(`${where}: mode must be "delete" or "keep"`);
+  if (account.provider !== undefined && account.provider !== 'gmail' && account.provider !== 'outlook') {
+    problems.push(`${where}: provider must be "gmail" or "outlook"`);
+  }
   if (account.deleteAfterDays !== undefined) {
     if (mode !== 'keep') problems.push(`${where}: deleteAfterDays only applies in "keep" mode`);
     if (!isInt(account.deleteAfterDays) || account.deleteAfterDays < 1) {
@@ -622,6 +625,7 @@ function toJob(account: PollerAccountProps, secretId: string): PollJob {
     ...(account.deleteAfterDays !== undefined ? { deleteAfterDays: account.deleteAfterDays } : {}),
     ...(account.maxMessages !== undefined ? { maxMessages: account.maxMessages } : {}),
     ...(account.maxBytes !== undefined ? { maxBytes: account.maxBytes } : {}),
+    ...(account.provider !== undefined ? { provider: account.provider } : {}),
   };
 }
 

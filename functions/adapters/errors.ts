@@ -48,6 +48,11 @@ export type CredentialFailure =
   | 'invalid'
   /** An environment variable named in the configuration is not set. */
   | 'missing-env'
+  /**
+   * The OAuth 2.0 token endpoint refused the grant or the client (`invalid_grant`: refresh token
+   * expired or revoked; `invalid_client`: wrong or expired client secret; …): a person must act.
+   */
+  | 'token-rejected'
   /** Throttling, a service-side error or the network: a later attempt can succeed. */
   | 'unavailable';
 

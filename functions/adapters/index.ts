@@ -16,12 +16,27 @@ export {
 export { JsonLinesEventSink, type JsonLinesEventSinkOptions } from './jsonl-event-sink';
 export { createS3Client, type S3ClientSettings } from './s3-client';
 export { S3ArchiveStore, type S3ArchiveStoreOptions } from './s3-archive-store';
+export { FileSecretCredentials, type FileSecretCredentialsOptions } from './file-secret-credentials';
+export {
+  isAcceptableTokenUrl,
+  microsoftTokenUrl,
+  OUTLOOK_APP_SCOPE,
+  parseOAuth2Settings,
+  type ClientCredentialsGrant,
+  type OAuth2Grant,
+  type RefreshTokenGrant,
+  type TokenProvider,
+  type TokenRequest,
+} from './oauth2';
+export { OAuth2TokenProvider, type OAuth2TokenProviderOptions } from './oauth2-token-provider';
 export {
   parseSecret,
-  SecretsManagerCredentials,
+  SecretDocumentCredentials,
   type ResolvedSecret,
-  type SecretIdResolver,
-} from './secrets-manager-credentials';
+  type SecretDocumentOptions,
+  type StoredSecret,
+} from './secret-document';
+export { SecretsManagerCredentials, type SecretIdResolver } from './secrets-manager-credentials';
 export {
   StaticCredentials,
   type StaticAccountCredentials,

@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { closeSync, fsync, openSync, writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { PollEvent } from '../poller/events';
 import type { EventSink, PublishOutcome } from '../poller/ports';
@@ -10,9 +10,14 @@ import type { PublishFailure } from './eventbridge-sink';
  *
  * To a file: opened for appending (flag `a`, so existing lines are never truncated and lines from
  * several runs or instances accumulate), all lines of one `publish` written at once, then fsync'd
- * before `publish` resolves, so a published event survives a crash. The file is opened per call,
+ * before `publish` resolves, so a published event survives a crash. The file is opened per write,
  * which keeps nothing open between polls. To stdout: written and flushed, no fsync (a pipe or a
  * terminal has nothing to sync).
+ *
+ * Group commit (performance): calls that arrive while a write + fsync is in progress are written
+ * together with one write and one fsync as soon as it finishes, and each call resolves only after
+ * the fsync that covers its own lines. Durability per call is unchanged; a drain of 1000 messages
+ * pays tens of fsyncs instead of hundreds. A failed write or fsync fails every call in its group.
  *
  * A write failure is not thrown: all the call's event ids come back in `failedIds` (as with the
  * EventBridge sink) and `onFailure` is told why.
@@ -25,6 +30,10 @@ export type JsonLinesEventSinkOptions = ({ readonly file: string } | { readonly 
 };
 
 export class JsonLinesEventSink implements EventSink {
+  /** Lines waiting for the next group write, with their callers. */
+  private queue: Array<{ text: string; resolve: () => void; reject: (error: unknown) => void }> = [];
+  private writing = false;
+
   constructor(private readonly options: JsonLinesEventSinkOptions) {
     if ('file' in options && !options.file) throw new Error('JsonLinesEventSink: file must not be empty');
   }
@@ -38,7 +47,7 @@ export class JsonLinesEventSink implements EventSink {
       )
       .join('');
     try {
-      if ('file' in this.options) await appendAndSync(this.options.file, text);
+      if ('file' in this.options) await this.append(this.options.file, text);
       else await writeTo(this.options.stdoutStream ?? process.stdout, text);
       return { failedIds: [] };
     } catch (error) {
@@ -51,15 +60,45 @@ export class JsonLinesEventSink implements EventSink {
       return { failedIds: ids };
     }
   }
+
+  /** Queues `text` for the next group write to `file`; resolves once it is written and fsync'd. */
+  private append(file: string, text: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ text, resolve, reject });
+      if (!this.writing) void this.writeGroups(file);
+    });
+  }
+
+  private async writeGroups(file: string): Promise<void> {
+    this.writing = true;
+    while (this.queue.length > 0) {
+      const group = this.queue.splice(0);
+      try {
+        await appendAndSync(file, group.length === 1 ? group[0]!.text : group.map((g) => g.text).join(''));
+        for (const g of group) g.resolve();
+      } catch (error) {
+        for (const g of group) g.reject(error);
+      }
+    }
+    this.writing = false;
+  }
 }
 
+/**
+ * Appends `text` and fsyncs. Open, write and close are quick system calls made synchronously; only
+ * the fsync, which waits for the device, goes through the thread pool (see directory-archive-store).
+ */
 async function appendAndSync(path: string, text: string): Promise<void> {
-  const file = await open(path, 'a', 0o600);
+  const bytes = Buffer.from(text, 'utf8');
+  const fd = openSync(path, 'a', 0o600);
   try {
-    await file.writeFile(text, 'utf8');
-    await file.sync();
+    // `a` (O_APPEND): every write lands at the end of the file, whatever else appends to it.
+    for (let offset = 0; offset < bytes.length;) {
+      offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    }
+    await new Promise<void>((resolve, reject) => fsync(fd, (error) => (error ? reject(error) : resolve())));
   } finally {
-    await file.close();
+    closeSync(fd);
   }
 }
 

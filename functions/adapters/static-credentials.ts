@@ -1,7 +1,7 @@
 import type { AccountConfig } from '../poller/account';
 import type { CredentialSource } from '../poller/ports';
 import { CredentialError } from './errors';
-import type { ResolvedSecret } from './secrets-manager-credentials';
+import type { ResolvedSecret } from './secret-document';
 
 /**
  * Credentials for the CLI, from its configuration: a password (or OAuth 2.0 access token) given

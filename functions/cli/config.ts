@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import * as v from 'valibot';
 import { ACCOUNT_ID_PATTERN } from '../poller/account';
+import { isKeepOnlyLogin, PROVIDER_NAMES, providerPreset } from '../poller/providers';
 
 /**
  * The command-line tool's configuration file: JSON, validated once on load. Errors point at the
@@ -16,6 +17,7 @@ const nonEmpty = v.pipe(v.string(), v.minLength(1));
 const AccountSchema = v.pipe(
   v.strictObject({
     id: v.pipe(v.string(), v.regex(ACCOUNT_ID_PATTERN)),
+    provider: v.optional(v.picklist(PROVIDER_NAMES)),
     host: v.optional(nonEmpty),
     port: v.optional(port),
     tls: v.optional(v.picklist(['implicit', 'starttls', 'none'])),
@@ -23,6 +25,7 @@ const AccountSchema = v.pipe(
     password: v.optional(nonEmpty),
     passwordEnv: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/))),
     secretId: v.optional(nonEmpty),
+    secretFile: v.optional(nonEmpty),
     mode: v.optional(v.picklist(['delete', 'keep'])),
     deleteAfterDays: v.optional(v.pipe(v.number(), v.minValue(0))),
     caFile: v.optional(nonEmpty),
@@ -35,12 +38,20 @@ const AccountSchema = v.pipe(
     maxBytes: v.optional(positiveInt),
   }),
   v.check(
-    (a) => [a.password, a.passwordEnv, a.secretId].filter((x) => x !== undefined).length === 1,
-    'give exactly one of "password", "passwordEnv" or "secretId"',
+    (a) => [a.password, a.passwordEnv, a.secretId, a.secretFile].filter((x) => x !== undefined).length === 1,
+    'give exactly one of "password", "passwordEnv", "secretId" or "secretFile"',
   ),
   v.check(
-    (a) => a.secretId !== undefined || (a.host !== undefined && a.username !== undefined),
-    'needs "host" and "username" (or a "secretId" whose secret holds them)',
+    (a) =>
+      a.secretId !== undefined ||
+      a.secretFile !== undefined ||
+      ((a.host !== undefined || a.provider !== undefined) && a.username !== undefined),
+    'needs "host" (or "provider") and "username" (or a "secretId" or "secretFile" whose secret holds them)',
+  ),
+  v.check(
+    (a) =>
+      !(a.username && isKeepOnlyLogin(providerPreset(a.provider, a.host), a.username) && a.mode === 'delete'),
+    'Gmail "recent:" logins are never deleted from: set "mode" to "keep" or leave it unset',
   ),
   v.check(
     (a) => a.deleteAfterDays === undefined || a.mode === 'keep',
@@ -177,7 +188,11 @@ function resolvePaths(config: CliConfig, base: string): CliConfig {
   const abs = (p: string) => resolve(base, p);
   return {
     ...config,
-    accounts: config.accounts.map((a) => (a.caFile ? { ...a, caFile: abs(a.caFile) } : a)),
+    accounts: config.accounts.map((a) => ({
+      ...a,
+      ...(a.caFile ? { caFile: abs(a.caFile) } : {}),
+      ...(a.secretFile ? { secretFile: abs(a.secretFile) } : {}),
+    })),
     archive: 'dir' in config.archive ? { dir: abs(config.archive.dir) } : config.archive,
     events: 'file' in config.events ? { file: abs(config.events.file) } : config.events,
     ...(config.stateDir ? { stateDir: abs(config.stateDir) } : {}),

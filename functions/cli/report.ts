@@ -15,6 +15,8 @@ export function formatResults(results: readonly AccountResult[]): string {
       `${(r.durationMs / 1000).toFixed(1)} s`,
     ];
     if (r.remaining > 0) parts.push(`remaining ${r.remaining}${r.stoppedBy ? ` (${r.stoppedBy})` : ''}`);
+    // Gmail lists part of the mailbox per session: the next run continues.
+    else if (r.moreMayRemain) parts.push(`more may remain${r.stoppedBy ? ` (${r.stoppedBy})` : ''}`);
     if (r.error) parts.push(`error ${r.error.code}: ${r.error.message}`);
     else if (r.messageErrors.length > 0)
       parts.push(`${r.failedMessages} message(s) failed: ${r.messageErrors[0]!.message}`);

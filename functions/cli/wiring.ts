@@ -4,8 +4,10 @@ import type { AccountConfig } from '../poller/account';
 import type { PollDependencies } from '../poller/poll-account';
 import type { ArchiveStore, CredentialSource, EventSink } from '../poller/ports';
 import { DirectoryArchiveStore } from '../adapters/directory-archive-store';
+import { FileSecretCredentials } from '../adapters/file-secret-credentials';
 import { FileSeenStore } from '../adapters/file-seen-store';
 import { JsonLinesEventSink } from '../adapters/jsonl-event-sink';
+import { OAuth2TokenProvider } from '../adapters/oauth2-token-provider';
 import { StaticCredentials, type StaticAccountCredentials } from '../adapters/static-credentials';
 import type * as EventBridgeSdk from '@aws-sdk/client-eventbridge';
 import type * as SecretsManagerSdk from '@aws-sdk/client-secrets-manager';
@@ -50,11 +52,13 @@ function toAccountConfig(a: CliAccount): AccountConfig {
   }
   return {
     id: a.id,
+    ...(a.provider !== undefined ? { provider: a.provider } : {}),
     ...(a.host !== undefined ? { host: a.host } : {}),
     ...(a.port !== undefined ? { port: a.port } : {}),
     ...(a.tls !== undefined ? { tls: a.tls } : {}),
     ...(a.username !== undefined ? { username: a.username } : {}),
-    mode: a.mode ?? 'delete',
+    // Unset stays unset: the workflow defaults to delete, except for Gmail `recent:` logins.
+    ...(a.mode !== undefined ? { mode: a.mode } : {}),
     ...(a.deleteAfterDays !== undefined ? { deleteAfterDays: a.deleteAfterDays } : {}),
     ...(caPem !== undefined ? { caPem } : {}),
     ...(a.certificateSha256 !== undefined ? { certificateSha256: a.certificateSha256 } : {}),
@@ -94,12 +98,19 @@ async function eventSink(config: CliConfig): Promise<EventSink> {
   return new EventBridgeSink(client, { eventBusName: events.eventBridge.busName });
 }
 
-/** Inline passwords and `passwordEnv` are resolved locally; `secretId` accounts ask Secrets Manager. */
+/**
+ * Inline passwords and `passwordEnv` are resolved locally; `secretFile` accounts read a local JSON
+ * secret (password or OAuth 2.0 settings, written back when a refresh token rotates); `secretId`
+ * accounts ask Secrets Manager. One token provider serves them all, so accounts sharing an app
+ * registration share its token.
+ */
 async function credentialSource(accounts: readonly CliAccount[]): Promise<CredentialSource> {
   const local = new Map<string, StaticAccountCredentials>();
   const secretIds = new Map<string, string>();
+  const secretFiles = new Map<string, string>();
   for (const a of accounts) {
     if (a.secretId) secretIds.set(a.id, a.secretId);
+    else if (a.secretFile) secretFiles.set(a.id, a.secretFile);
     else
       local.set(a.id, {
         ...(a.username ? { username: a.username } : {}),
@@ -107,13 +118,26 @@ async function credentialSource(accounts: readonly CliAccount[]): Promise<Creden
         ...(a.passwordEnv !== undefined ? { passwordEnv: a.passwordEnv } : {}),
       });
   }
+  const shared = {
+    tokens: new OAuth2TokenProvider(),
+    onWarning: (message: string) => process.stderr.write(`pop3-poller: warning: ${message}\n`),
+  };
+  const sources = new Map<string, CredentialSource>();
   const staticSource = new StaticCredentials(local);
-  if (secretIds.size === 0) return staticSource;
-  const { SecretsManagerClient } = require('@aws-sdk/client-secrets-manager') as typeof SecretsManagerSdk;
-  const { SecretsManagerCredentials } =
-    require('../adapters/secrets-manager-credentials') as typeof SecretsModule;
-  const secrets = new SecretsManagerCredentials(new SecretsManagerClient({}), secretIds);
+  for (const id of local.keys()) sources.set(id, staticSource);
+  if (secretFiles.size > 0) {
+    const files = new FileSecretCredentials({ ...shared, files: secretFiles });
+    for (const id of secretFiles.keys()) sources.set(id, files);
+  }
+  if (secretIds.size > 0) {
+    const { SecretsManagerClient } = require('@aws-sdk/client-secrets-manager') as typeof SecretsManagerSdk;
+    const { SecretsManagerCredentials } =
+      require('../adapters/secrets-manager-credentials') as typeof SecretsModule;
+    const secrets = new SecretsManagerCredentials(new SecretsManagerClient({}), secretIds, shared);
+    for (const id of secretIds.keys()) sources.set(id, secrets);
+  }
   return {
-    credentials: (account) => (secretIds.has(account.id) ? secrets : staticSource).credentials(account),
+    credentials: (account, request) =>
+      (sources.get(account.id) ?? staticSource).credentials(account, request),
   };
 }

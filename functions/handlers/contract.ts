@@ -37,6 +37,12 @@ export interface PollJob {
   readonly accountId: string;
   /** Secrets Manager secret name or ARN holding the account's JSON secret. */
   readonly secretId: string;
+  /**
+   * A mail provider preset (`gmail`, `outlook`): host, port 995 and implicit TLS unless the secret
+   * says otherwise, and the provider's known behaviours (functions/poller/providers.ts). The
+   * secret's own `provider` takes precedence.
+   */
+  readonly provider?: 'gmail' | 'outlook';
   readonly mode?: 'delete' | 'keep';
   readonly deleteAfterDays?: number;
   /** Per-invocation bounds. */

@@ -23,6 +23,7 @@ const PollJobSchema = v.pipe(
         v.nonEmpty('must not be empty'),
         v.maxLength(2048, 'must be at most 2048 characters'),
       ),
+      provider: v.optional(v.picklist(['gmail', 'outlook'], 'must be "gmail" or "outlook"')),
       mode: v.optional(v.picklist(['delete', 'keep'], 'must be "delete" or "keep"')),
       deleteAfterDays: v.optional(integer(0, 'must be an integer ≥ 0')),
       maxMessages: v.optional(integer(1, 'must be an integer ≥ 1')),

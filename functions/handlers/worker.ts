@@ -7,6 +7,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { EventBridgeSink } from '../adapters/eventbridge-sink';
+import { OAuth2TokenProvider } from '../adapters/oauth2-token-provider';
 import { S3ArchiveStore } from '../adapters/s3-archive-store';
 import { S3SeenStore } from '../adapters/s3-seen-store';
 import { SecretsManagerCredentials } from '../adapters/secrets-manager-credentials';
@@ -45,7 +46,12 @@ import { parsePollJob } from './jobs';
  */
 
 /** Bounds that leave messages for a follow-up job (an error is retried by SQS instead). */
-const FOLLOW_UP_REASONS: ReadonlySet<string> = new Set(['deadline', 'maxMessages', 'maxBytes']);
+const FOLLOW_UP_REASONS: ReadonlySet<string> = new Set([
+  'deadline',
+  'maxMessages',
+  'maxBytes',
+  'maxSessions',
+]);
 /** Retry backoff through the message's visibility timeout: 30 s × 2^(receives − 1), at most 15 min. */
 const RETRY_BASE_SECONDS = 30;
 const RETRY_MAX_SECONDS = 900;
@@ -65,6 +71,11 @@ const s3 = new S3Client({});
 const sqs = new SQSClient({});
 const eventBridge = new EventBridgeClient({});
 const secretsManager = new SecretsManagerClient({});
+/**
+ * OAuth 2.0 access tokens, cached for the life of the execution environment: one token per app
+ * registration serves every mailbox this environment polls until shortly before it expires.
+ */
+const tokens = new OAuth2TokenProvider();
 
 interface Runtime {
   readonly config: WorkerConfig;
@@ -193,7 +204,12 @@ async function pollJob(rt: Runtime, job: PollJob, record: SQSRecord, context: Co
     ...(config.archiveKmsKeyId !== undefined ? { kmsKeyId: config.archiveKmsKeyId } : {}),
   });
   const deps = {
-    credentials: new SecretsManagerCredentials(secretsManager, () => job.secretId),
+    credentials: new SecretsManagerCredentials(secretsManager, () => job.secretId, {
+      tokens,
+      // A rotated refresh token that could not be stored: this run is fine, but the stored one
+      // may expire or be revoked before it is replaced (e.g. no secretsmanager:PutSecretValue).
+      onWarning: (problem) => logger.error('Secret not updated', { problem, needsAttention: true }),
+    }),
     archive: rt.archive,
     events: rt.events,
     seen,
@@ -276,16 +292,25 @@ async function pollJob(rt: Runtime, job: PollJob, record: SQSRecord, context: Co
   return 'done';
 }
 
-/** Sends the next job at once when a bound or the deadline left messages, so a big mailbox drains now. */
+/**
+ * Sends the next job at once when a bound or the deadline left messages, so a big mailbox drains
+ * now. At a provider that lists part of the mailbox per session (Gmail) `remaining` can be 0 while
+ * more waits unlisted (`moreMayRemain`). Never when the server asks for a LOGIN-DELAY: a FIFO queue
+ * has no per-message delay (SQS refuses DelaySeconds on FIFO messages), so the next scheduled run
+ * continues — schedule such accounts no more often than their LOGIN-DELAY (Gmail: 5 minutes).
+ */
 async function maybeFollowUp(rt: Runtime, job: PollJob, record: SQSRecord, result: AccountResult) {
-  if (result.remaining === 0 || result.stoppedBy === undefined || !FOLLOW_UP_REASONS.has(result.stoppedBy)) {
+  const more = result.remaining > 0 || result.moreMayRemain === true;
+  const stoppedBy = result.stoppedBy;
+  if (!more || stoppedBy === undefined || (!FOLLOW_UP_REASONS.has(stoppedBy) && stoppedBy !== 'loginDelay')) {
     return;
   }
   const done = job.followUp ?? 0;
-  if (result.loginDelaySeconds) {
+  if (result.loginDelaySeconds || stoppedBy === 'loginDelay') {
     // FIFO queues have no per-message delay: a follow-up now would only be refused by the server.
     logger.info('No follow-up: the server asks for a LOGIN-DELAY; the next tick continues', {
       remaining: result.remaining,
+      ...(result.moreMayRemain ? { moreMayRemain: true } : {}),
       loginDelaySeconds: result.loginDelaySeconds,
     });
     return;
@@ -342,7 +367,9 @@ function accountFor(job: PollJob, caPem: string | undefined): AccountConfig {
   // Host, port, TLS mode and username come from the account's secret (SecretsManagerCredentials).
   return {
     id: job.accountId,
-    mode: job.mode ?? 'delete',
+    ...(job.provider !== undefined ? { provider: job.provider } : {}),
+    // Unset stays unset: the workflow defaults to delete, except for Gmail `recent:` logins.
+    ...(job.mode !== undefined ? { mode: job.mode } : {}),
     ...(job.deleteAfterDays !== undefined ? { deleteAfterDays: job.deleteAfterDays } : {}),
     ...(job.maxMessages !== undefined ? { maxMessages: job.maxMessages } : {}),
     ...(job.maxBytes !== undefined ? { maxBytes: job.maxBytes } : {}),
@@ -370,6 +397,7 @@ function summarise(result: AccountResult, runId: string, receiveCount: number) {
     durationMs: result.durationMs,
     remaining: result.remaining,
     ...(result.stoppedBy !== undefined ? { stoppedBy: result.stoppedBy } : {}),
+    ...(result.moreMayRemain ? { moreMayRemain: true } : {}),
   };
 }
 

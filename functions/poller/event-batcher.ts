@@ -6,51 +6,70 @@ import type { EventSink } from './ports';
  * Groups events from messages archived close together into one `publish` call (EventBridge takes
  * up to 10 entries per request), and tells each message whether its own event went out: a message
  * is deleted only once its event is published.
+ *
+ * No lingering: events published in the same turn of the event loop go out together at once,
+ * while fewer than `maxInFlight` calls are outstanding; otherwise they wait for a call to finish
+ * and then go out together (up to `maxBatch` per call). Under load, batches form by themselves
+ * while earlier calls are in flight (group commit), and a lone event costs no added latency.
+ * (Performance: the former fixed 10 ms linger made every batch wait 10 ms, since no more than
+ * `storeConcurrency` events are ever pending at once — 2.5 s of idle time in a 1000-message drain.)
  */
 export class EventBatcher {
   private pending: Array<{ event: PollEvent; resolve: () => void; reject: (e: Error) => void }> = [];
-  private timer: NodeJS.Timeout | undefined;
+  private inFlight = 0;
+  private scheduled = false;
 
   constructor(
     private readonly sink: EventSink,
     private readonly maxBatch = 10,
-    private readonly lingerMs = 10,
+    private readonly maxInFlight = 4,
   ) {}
 
   publish(event: PollEvent): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ event, resolve, reject });
-      if (this.pending.length >= this.maxBatch) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.lingerMs);
+      if (!this.scheduled) {
+        this.scheduled = true;
+        // After the current I/O callbacks, so that events completed together share a call.
+        setImmediate(() => {
+          this.scheduled = false;
+          this.pump();
+        });
+      }
     });
   }
 
-  private flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const batch = this.pending.splice(0);
-    if (batch.length === 0) return;
-    // Through a promise even if the sink throws synchronously: a throw here would escape the timer
-    // and leave these messages waiting forever.
-    Promise.resolve()
-      .then(() => this.sink.publish(batch.map((p) => p.event)))
-      .then(
-        ({ failedIds }) => {
-          const failed = new Set(failedIds);
-          for (const p of batch) {
-            if (failed.has(p.event.id))
-              p.reject(new PollError('EEVENTS', `event ${p.event.id} was not published`));
-            else p.resolve();
-          }
-        },
-        (cause: unknown) => {
-          const error = new PollError(
-            'EEVENTS',
-            `publishing events failed: ${(cause as Error)?.message ?? cause}`,
-            { cause },
-          );
-          for (const p of batch) p.reject(error);
+  private pump(): void {
+    while (this.pending.length > 0 && this.inFlight < this.maxInFlight) {
+      const batch = this.pending.splice(0, this.maxBatch);
+      this.inFlight += 1;
+      void this.send(batch).finally(() => {
+        this.inFlight -= 1;
+        this.pump();
+      });
+    }
+  }
+
+  private async send(batch: EventBatcher['pending']): Promise<void> {
+    try {
+      // Called inside the try even if the sink throws synchronously: a throw must not leave these
+      // messages waiting forever.
+      const { failedIds } = await this.sink.publish(batch.map((p) => p.event));
+      const failed = new Set(failedIds);
+      for (const p of batch) {
+        if (failed.has(p.event.id))
+          p.reject(new PollError('EEVENTS', `event ${p.event.id} was not published`));
+        else p.resolve();
+      }
+    } catch (cause) {
+      const error = new PollError(
+        'EEVENTS',
+        `publishing events failed: ${(cause as Error)?.message ?? cause}`,
+        {
+          cause,
         },
       );
+      for (const p of batch) p.reject(error);
+    }
   }
 }

@@ -10,6 +10,7 @@ export {
 export * from './events';
 export { readMetadata, type MessageMetadata } from './metadata';
 export {
+  MAX_SESSIONS_PER_RUN,
   pollAccount,
   type AccountProgress,
   type AccountResult,
@@ -19,4 +20,12 @@ export {
 } from './poll-account';
 export { pollAccounts, type PollAccountsOptions } from './poll-accounts';
 export * from './ports';
+export {
+  isKeepOnlyLogin,
+  PROVIDER_NAMES,
+  PROVIDERS,
+  providerPreset,
+  type ProviderName,
+  type ProviderPreset,
+} from './providers';
 export { Spool } from './spool';

@@ -10,10 +10,19 @@ import type { PollEvent } from './events';
 
 /**
  * Where an account's login secret (and possibly its connection settings) comes from. Asked once
- * per account per run.
+ * per session, and once more when the server rejects a refreshable access token.
  */
 export interface CredentialSource {
-  credentials(account: AccountConfig): Promise<AccountSecret>;
+  credentials(account: AccountConfig, request?: CredentialRequest): Promise<AccountSecret>;
+}
+
+export interface CredentialRequest {
+  /**
+   * The access token the server just rejected (from a secret marked `refreshable`). The source
+   * forgets it wherever it caches it and returns a fresh one — or a newer one already fetched by
+   * another caller. Nothing else about the request changes.
+   */
+  readonly rejectedAccessToken?: string;
 }
 
 /** What the archive is told about a message besides its bytes. */
@@ -28,6 +37,11 @@ export interface ArchiveItem {
   readonly size: number;
   /** The message bytes. A fresh stream each call; a store may call it again to retry. */
   body(): Readable;
+  /**
+   * The same bytes as one Buffer, when the message is held in memory: a store may write it
+   * directly instead of streaming `body()` (performance: no stream per message). Never modified.
+   */
+  readonly bytes?: Buffer;
 }
 
 export interface StoredObject {

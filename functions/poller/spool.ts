@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -27,29 +27,40 @@ export class Spool {
 
   static async fromStream(source: AsyncIterable<Buffer>, options: SpoolOptions): Promise<Spool> {
     const hash = createHash('sha256');
-    const parts: Buffer[] = [];
+    let parts: Buffer[] = [];
     let size = 0;
+    if (source instanceof Readable && isUntouched(source)) {
+      // Fast path (performance): a small message is gathered from 'data' events, without an async
+      // iterator and a promise per chunk. Past the memory limit, the rest goes the usual way.
+      const head = await readWhileSmall(source, options.memoryLimitBytes, hash);
+      if (head.ended)
+        return new Spool(head.size, hash.digest('hex'), Buffer.concat(head.parts, head.size), undefined);
+      parts = head.parts;
+      size = head.size;
+    }
     let handle: FileHandle | undefined;
     let path: string | undefined;
+    const toFile = async () => {
+      // The random part keeps names unique across processes: a crashed run leaves its files in a
+      // configured `dir`, and a later process can get the same pid (Lambda sandboxes,
+      // containers); pid and counter alone then collide with a leftover, and `wx` fails that
+      // message (it stays on the server, reported as failed) each time the names meet.
+      const unique = `${process.pid}-${++counter}-${randomBytes(6).toString('hex')}`;
+      path = join(await spoolDir(options.dir), `${unique}.eml`);
+      handle = await open(path, 'wx', 0o600);
+      for (const part of parts) await writeAll(handle, part);
+      parts = [];
+    };
     try {
+      if (size > options.memoryLimitBytes) await toFile();
       for await (const chunk of source) {
         hash.update(chunk);
         size += chunk.length;
         if (handle) {
           await writeAll(handle, chunk);
-        } else if (size > options.memoryLimitBytes) {
-          // The random part keeps names unique across processes: a crashed run leaves its files in a
-          // configured `dir`, and a later process can get the same pid (Lambda sandboxes,
-          // containers); pid and counter alone then collide with a leftover, and `wx` fails that
-          // message (it stays on the server, reported as failed) each time the names meet.
-          const unique = `${process.pid}-${++counter}-${randomBytes(6).toString('hex')}`;
-          path = join(await spoolDir(options.dir), `${unique}.eml`);
-          handle = await open(path, 'wx', 0o600);
-          for (const part of parts) await writeAll(handle, part);
-          parts.length = 0;
-          await writeAll(handle, chunk);
         } else {
           parts.push(chunk);
+          if (size > options.memoryLimitBytes) await toFile();
         }
       }
       await handle?.close();
@@ -102,6 +113,62 @@ export interface SpoolOptions {
 }
 
 let counter = 0;
+
+/** A stream nobody has read from yet: not flowing, not ended, not destroyed, nothing piped. */
+function isUntouched(stream: Readable): boolean {
+  return stream.readableFlowing === null && !stream.readableEnded && !stream.destroyed;
+}
+
+/**
+ * Reads `stream` in flowing mode, hashing as it goes, until it ends or holds more than `limit`
+ * octets; then pauses it and stops listening, so the caller can read the rest (e.g. with an async
+ * iterator). Rejects as the stream fails.
+ */
+function readWhileSmall(
+  stream: Readable,
+  limit: number,
+  hash: Hash,
+): Promise<{ parts: Buffer[]; size: number; ended: boolean }> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    const stop = () => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      hash.update(chunk);
+      size += chunk.length;
+      parts.push(chunk);
+      if (size > limit) {
+        stream.pause();
+        stop();
+        resolve({ parts, size, ended: false });
+      }
+    };
+    const onEnd = () => {
+      stop();
+      resolve({ parts, size, ended: true });
+    };
+    const onError = (error: Error) => {
+      stop();
+      reject(error);
+    };
+    // Destroyed without an error: the same verdict as an async iterator's.
+    const onClose = () => {
+      stop();
+      reject(
+        stream.errored ?? Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }),
+      );
+    };
+    stream.on('end', onEnd);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+    stream.on('data', onData);
+  });
+}
 let defaultDir: Promise<string> | undefined;
 
 function spoolDir(dir: string | undefined): Promise<string> {

@@ -16,6 +16,7 @@ const BASE: Pop3PollerProps = {
     {
       id: 'billing',
       secret: REFERENCED_ARN,
+      provider: 'outlook',
       schedule: { expression: 'cron(0/15 7-19 ? * MON-FRI *)', timeZone: 'Europe/Paris' },
     },
   ],
@@ -382,7 +383,7 @@ describe('Construct: Pop3Poller', () => {
               scheduledTime: '<aws.scheduler.scheduled-time>',
             },
             {
-              jobs: [{ accountId: 'billing', secretId: REFERENCED_ARN }],
+              jobs: [{ accountId: 'billing', secretId: REFERENCED_ARN, provider: 'outlook' }],
               scheduledTime: '<aws.scheduler.scheduled-time>',
             },
           ]),
@@ -433,10 +434,13 @@ describe('Construct: Pop3Poller', () => {
         }
       });
 
-      it('lets the worker read exactly the configured secrets', () => {
+      it('lets the worker read (and write back rotated refresh tokens to) exactly the configured secrets', () => {
         const [statement, ...more] = withAction(template, 'secretsmanager:GetSecretValue');
         expect(more).toHaveLength(0);
-        expect(actionsOf(statement!)).toEqual(['secretsmanager:GetSecretValue']);
+        expect(actionsOf(statement!)).toEqual([
+          'secretsmanager:GetSecretValue',
+          'secretsmanager:PutSecretValue',
+        ]);
         const created = logicalId(template, 'AWS::SecretsManager::Secret');
         expect(resourcesOf(statement!)).toEqual(
           expect.arrayContaining([

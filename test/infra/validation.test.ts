@@ -40,6 +40,11 @@ const CASES: ReadonlyArray<[string, Pop3PollerProps, RegExp]> = [
   ],
   ['an unknown mode', { accounts: [{ ...one, mode: 'move' as 'keep' }] }, /mode must be "delete" or "keep"/],
   [
+    'an unknown provider',
+    { accounts: [{ ...one, provider: 'yahoo' as 'gmail' }] },
+    /provider must be "gmail" or "outlook"/,
+  ],
+  [
     'deleteAfterDays in delete mode',
     { accounts: [{ ...one, deleteAfterDays: 7 }] },
     /deleteAfterDays only applies in "keep" mode/,

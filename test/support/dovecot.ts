@@ -27,8 +27,16 @@ export interface DovecotOptions {
   readonly users?: readonly DovecotUser[];
   /** Appended to the generated dovecot.conf. */
   readonly extraConfig?: string;
-  /** SASL mechanisms; default `plain login apop cram-md5`. */
+  /** SASL mechanisms for password users; default `plain login apop cram-md5`. */
   readonly authMechanisms?: string;
+  /**
+   * Adds XOAUTH2 and OAUTHBEARER, validated by an `oauth2` passdb against this token-introspection
+   * endpoint (`introspection_mode = auth`: `GET` with `Authorization: Bearer <token>`, answered with
+   * `{"active": true, "username": "<user>"}` for a good token). Password users keep working; the
+   * passwd-file passdb is limited to the password mechanisms, so a password sent as a token never
+   * logs in (../shared/notes/test-infra.md, "Dovecot with OAuth2").
+   */
+  readonly oauth2?: { readonly introspectionUrl: string };
 }
 
 /** The uid/gid that owns the test mailboxes (no /etc/passwd entry is needed). */
@@ -67,6 +75,36 @@ export class DovecotServer {
     }
     chownTree(join(root, 'home'));
 
+    const passwordMechanisms = options.authMechanisms ?? 'plain login apop cram-md5';
+    let passdbs = `passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u ${root}/users.passwd
+}`;
+    if (options.oauth2) {
+      writeFileSync(
+        join(root, 'dovecot-oauth2.conf.ext'),
+        [
+          `introspection_url = ${options.oauth2.introspectionUrl}`,
+          'introspection_mode = auth',
+          'username_attribute = username',
+          'active_attribute = active',
+          'active_value = true',
+          '',
+        ].join('\n'),
+        { mode: 0o644 },
+      );
+      passdbs = `passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = ${root}/dovecot-oauth2.conf.ext
+}
+passdb {
+  driver = passwd-file
+  mechanisms = ${passwordMechanisms}
+  args = scheme=PLAIN username_format=%u ${root}/users.passwd
+}`;
+    }
+
     const config = `
 instance_name = pop3-test-${process.pid}-${++sequence}
 base_dir = ${root}/run
@@ -80,12 +118,9 @@ ssl_key = <${certs.keyFile}
 ssl_dh = </usr/share/dovecot/dh.pem
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
-auth_mechanisms = ${options.authMechanisms ?? 'plain login apop cram-md5'}
+auth_mechanisms = ${passwordMechanisms}${options.oauth2 ? ' xoauth2 oauthbearer' : ''}
 auth_failure_delay = 0
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u ${root}/users.passwd
-}
+${passdbs}
 userdb {
   driver = passwd-file
   args = username_format=%u ${root}/users.passwd

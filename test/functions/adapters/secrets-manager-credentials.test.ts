@@ -1,11 +1,13 @@
 import {
   GetSecretValueCommand,
+  PutSecretValueCommand,
   SecretsManagerClient,
   SecretsManagerServiceException,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { CredentialError } from '../../../functions/adapters/errors';
+import type { OAuth2Grant, TokenProvider, TokenRequest } from '../../../functions/adapters/oauth2';
 import {
   SecretsManagerCredentials,
   type SecretIdResolver,
@@ -69,12 +71,12 @@ describe('Class: SecretsManagerCredentials', () => {
     expect(smMock.commandCalls(GetSecretValueCommand)[0]!.args[0].input).toEqual({ SecretId: SECRET_ID });
   });
 
-  it('accepts an access token instead of a password, and ignores unknown fields such as oauth2', async () => {
+  it('accepts an access token instead of a password, and ignores unknown fields', async () => {
     secretIs({
       username: 'u@example.com',
       accessToken: 'tok',
-      oauth2: { clientId: 'c', refreshToken: 'r' },
       note: 'x',
+      rotation: { owner: 'ops' },
     });
 
     await expect(credentials().credentials(support)).resolves.toEqual({
@@ -213,12 +215,14 @@ describe('Class: SecretsManagerCredentials', () => {
       expect(error.cause).toBeUndefined();
     });
 
-    it('requires a password or an access token', async () => {
+    it('requires a password, an access token or oauth2 settings', async () => {
       secretIs({ username: 'u', host: 'pop.example.com' });
 
       const error = await failure(credentials().credentials(support));
 
-      expect(error.message).toBe(`secret "${SECRET_ID}": field "password" or "accessToken" is required`);
+      expect(error.message).toBe(
+        `secret "${SECRET_ID}": field "password", "accessToken" or "oauth2" is required`,
+      );
     });
 
     it('requires a username in the secret or the account configuration', async () => {
@@ -315,6 +319,213 @@ describe('Class: SecretsManagerCredentials', () => {
         reason: 'invalid',
         retryable: false,
       });
+    });
+  });
+
+  describe('OAuth 2.0 secrets', () => {
+    const CLIENT_SECRET = 'Zq7-client-secret-DO-NOT-LEAK';
+    const REFRESH_TOKEN = 'Zq7-refresh-token-DO-NOT-LEAK';
+    const ACCESS_TOKEN = 'Zq7-access-token-DO-NOT-LEAK';
+
+    /** A token provider that records what it is asked and rotates the refresh token on demand. */
+    class FakeTokens implements TokenProvider {
+      readonly calls: Array<{ grant: OAuth2Grant; request: TokenRequest }> = [];
+      rotateTo: string | undefined;
+      failWith: Error | undefined;
+
+      async accessToken(grant: OAuth2Grant, request: TokenRequest = {}): Promise<string> {
+        this.calls.push({ grant, request });
+        if (this.failWith) throw this.failWith;
+        if (this.rotateTo !== undefined) await request.onRefreshTokenRotated?.(this.rotateTo);
+        return ACCESS_TOKEN;
+      }
+    }
+
+    const delegated = {
+      provider: 'gmail',
+      username: 'support@example.com',
+      oauth2: {
+        type: 'refresh_token',
+        tokenUrl: 'https://oauth2.googleapis.com/token',
+        clientId: 'desktop-app',
+        clientSecret: CLIENT_SECRET,
+        refreshToken: REFRESH_TOKEN,
+        note: 'kept as it is',
+      },
+      operator: 'ops@example.com',
+    };
+
+    function oauthCredentials(tokens: TokenProvider, warnings: string[] = []) {
+      return new SecretsManagerCredentials(
+        new SecretsManagerClient({ region: 'eu-west-1' }),
+        { support: SECRET_ID },
+        {
+          tokens,
+          onWarning: (w) => warnings.push(w),
+        },
+      );
+    }
+
+    /** GetSecretValue answers with the latest PutSecretValue, as the service does. */
+    function storedSecret(initial: unknown): { value: string } {
+      const store = { value: JSON.stringify(initial) };
+      smMock.on(GetSecretValueCommand).callsFake(() => ({ Name: SECRET_ID, SecretString: store.value }));
+      smMock.on(PutSecretValueCommand).callsFake((input: { SecretString: string }) => {
+        store.value = input.SecretString;
+        return { Name: SECRET_ID, VersionId: 'v2' };
+      });
+      return store;
+    }
+
+    it('turns client-credentials settings into a refreshable access token for the mailbox', async () => {
+      secretIs({
+        username: 'support@contoso.com',
+        provider: 'outlook',
+        oauth2: {
+          type: 'client_credentials',
+          tenantId: 'contoso.com',
+          clientId: 'app',
+          clientSecret: CLIENT_SECRET,
+        },
+      });
+      const tokens = new FakeTokens();
+
+      const secret = await oauthCredentials(tokens).credentials(support);
+
+      expect(secret).toEqual({
+        username: 'support@contoso.com',
+        provider: 'outlook',
+        accessToken: ACCESS_TOKEN,
+        refreshable: true,
+      });
+      expect(tokens.calls[0]!.grant).toEqual({
+        type: 'client_credentials',
+        tokenUrl: 'https://login.microsoftonline.com/contoso.com/oauth2/v2.0/token',
+        clientId: 'app',
+        clientSecret: CLIENT_SECRET,
+        scope: 'https://outlook.office365.com/.default',
+      });
+    });
+
+    it('passes a rejected token on to the token provider', async () => {
+      secretIs(delegated);
+      const tokens = new FakeTokens();
+
+      await oauthCredentials(tokens).credentials(support, { rejectedAccessToken: 'old-token' });
+
+      expect(tokens.calls[0]!.request.rejected).toBe('old-token');
+    });
+
+    it('writes a rotated refresh token back: the same JSON with only the refresh token changed', async () => {
+      const store = storedSecret(delegated);
+      const tokens = new FakeTokens();
+      tokens.rotateTo = 'rt-rotated';
+      const warnings: string[] = [];
+      const source = oauthCredentials(tokens, warnings);
+
+      await source.credentials(support);
+
+      expect(smMock).toHaveReceivedCommandTimes(PutSecretValueCommand, 1);
+      const put = smMock.commandCalls(PutSecretValueCommand)[0]!.args[0].input;
+      expect(put.SecretId).toBe(SECRET_ID);
+      expect(put.SecretString).toBe(
+        JSON.stringify({ ...delegated, oauth2: { ...delegated.oauth2, refreshToken: 'rt-rotated' } }),
+      );
+      expect(JSON.parse(store.value).oauth2.refreshToken).toBe('rt-rotated');
+      expect(warnings).toEqual([]);
+      // The rest of the run presents the new refresh token without reading the secret again.
+      tokens.rotateTo = undefined;
+      await source.credentials(support);
+      expect((tokens.calls[1]!.grant as { refreshToken: string }).refreshToken).toBe('rt-rotated');
+      expect(smMock).toHaveReceivedCommandTimes(GetSecretValueCommand, 2);
+    });
+
+    it('leaves a secret that changed since it was read alone, and warns', async () => {
+      const store = storedSecret(delegated);
+      const tokens = new FakeTokens();
+      const warnings: string[] = [];
+      const source = oauthCredentials(tokens, warnings);
+      // Read once; then an operator puts a new consent in.
+      tokens.rotateTo = undefined;
+      await source.credentials({ id: 'support' });
+      store.value = JSON.stringify({
+        ...delegated,
+        oauth2: { ...delegated.oauth2, refreshToken: 'rt-from-operator' },
+      });
+      tokens.rotateTo = 'rt-rotated';
+
+      await source.credentials(support);
+
+      expect(smMock).toHaveReceivedCommandTimes(PutSecretValueCommand, 0);
+      expect(JSON.parse(store.value).oauth2.refreshToken).toBe('rt-from-operator');
+      expect(warnings).toEqual([
+        `secret "${SECRET_ID}": the token endpoint issued a new refresh token, but the secret has changed since it was read; it is left as it is`,
+      ]);
+    });
+
+    it('warns, without failing the login or naming a value, when the write is denied', async () => {
+      storedSecret(delegated);
+      smMock.on(PutSecretValueCommand).rejects(serviceError('AccessDeniedException', 400));
+      const tokens = new FakeTokens();
+      tokens.rotateTo = 'rt-rotated-Zq7';
+      const warnings: string[] = [];
+
+      const secret = await oauthCredentials(tokens, warnings).credentials(support);
+
+      expect(secret.accessToken).toBe(ACCESS_TOKEN);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toBe(
+        `secret "${SECRET_ID}": the token endpoint issued a new refresh token that could not be stored ` +
+          '(PutSecretValue failed: AccessDeniedException: AccessDeniedException from the test); the previous ' +
+          'one is used until it expires',
+      );
+      for (const value of ['rt-rotated-Zq7', REFRESH_TOKEN, CLIENT_SECRET, ACCESS_TOKEN])
+        expect(warnings[0]).not.toContain(value);
+    });
+
+    it('names the secret in a token error and keeps its reason', async () => {
+      secretIs(delegated);
+      const tokens = new FakeTokens();
+      tokens.failWith = new CredentialError(
+        'token-rejected',
+        'token endpoint https://x/token refused the grant',
+      );
+
+      const error = await failure(oauthCredentials(tokens).credentials(support));
+
+      expect(error).toMatchObject({ reason: 'token-rejected', retryable: false });
+      expect(error.message).toBe(`secret "${SECRET_ID}": token endpoint https://x/token refused the grant`);
+    });
+
+    it.each([
+      [
+        'oauth2 beside a password',
+        { username: 'u', password: PASSWORD, oauth2: delegated.oauth2 },
+        'field "oauth2" cannot be combined with "password" or "accessToken"',
+      ],
+      [
+        'a missing client secret',
+        { username: 'u', oauth2: { type: 'client_credentials', tenantId: 't', clientId: 'c' } },
+        'field "oauth2.clientSecret" is required',
+      ],
+      [
+        'a refresh token that is not a string',
+        { username: 'u', oauth2: { ...delegated.oauth2, refreshToken: 12345 } },
+        'field "oauth2.refreshToken" must be a non-empty string',
+      ],
+      [
+        'an unknown provider',
+        { username: 'u', password: PASSWORD, provider: 'Zq7mail' },
+        'field "provider" must be one of "gmail", "outlook"',
+      ],
+    ])('rejects %s, naming the field only', async (_name, value, expected) => {
+      secretIs(value);
+
+      const error = await failure(credentials().credentials(support));
+
+      expect(error.message).toBe(`secret "${SECRET_ID}": ${expected}`);
+      for (const secret of [PASSWORD, CLIENT_SECRET, REFRESH_TOKEN, 'Zq7mail', '12345'])
+        expect(error.message).not.toContain(secret);
     });
   });
 });

@@ -127,6 +127,7 @@ describe('Function: parsePollJob', () => {
     const job = {
       accountId: 'support.eu_1',
       secretId: 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:pop3/support-AbCdEf',
+      provider: 'gmail',
       mode: 'keep',
       deleteAfterDays: 30,
       maxMessages: 500,
@@ -143,6 +144,7 @@ describe('Function: parsePollJob', () => {
     ['{"accountId":"a b","secretId":"s"}', 'job.accountId must be 1-64 characters of A-Z a-z 0-9 . _ -'],
     ['{"accountId":"a","secretId":"s","followUp":-1}', 'job.followUp must be an integer ≥ 0'],
     ['{"accountId":"a","secretId":"s","host":"pop.example.com"}', 'job.host is not a known field'],
+    ['{"accountId":"a","secretId":"s","provider":"yahoo"}', 'job.provider must be "gmail" or "outlook"'],
     [
       '{"accountId":"a","secretId":"s","deleteAfterDays":1}',
       'job has deleteAfterDays, which needs mode "keep"',

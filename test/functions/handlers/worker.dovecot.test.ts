@@ -26,6 +26,7 @@ import type { PollJob } from '../../../functions/handlers/contract';
 import { handler as dispatch } from '../../../functions/handlers/dispatcher';
 import { handler as work } from '../../../functions/handlers/worker';
 import { DovecotServer, freePorts } from '../../support/dovecot';
+import { OAuthTestServer } from '../../support/oauth-server';
 import { CapturedOutput, lambdaContext, sqsRecord, type EmfRecord } from '../../support/lambda-harness';
 import { makeMessages, sha256 } from '../../support/poll-fixtures';
 import { describeWithDovecot } from '../../support/with-dovecot';
@@ -317,6 +318,72 @@ describeWithDovecot('Lambda: worker (real Dovecot, AWS SDK mocked)', () => {
         .map((p) => sha256(p.Body as Buffer))
         .sort(),
     ).toEqual(messages.map(sha256).sort());
+  });
+
+  it('Gmail preset: a bound used up exactly still follows up, since Gmail lists only part of the mailbox', async () => {
+    server.deliver(makeMessages(2, { batch: 'gmail' }), 'alice');
+    // The secret points at the test Dovecot; the job names the provider.
+    const job: PollJob = {
+      accountId: 'alice-box',
+      secretId: 'pop3/alice',
+      provider: 'gmail',
+      maxMessages: 2,
+    };
+
+    await expect(invoke([jobRecord(job)])).resolves.toEqual({ batchItemFailures: [] });
+
+    expect(server.mailboxCount('alice')).toBe(0);
+    expect(output.logs().find((l) => l.message === 'Poll completed')).toMatchObject({
+      remaining: 0,
+      stoppedBy: 'maxMessages',
+      moreMayRemain: true,
+    });
+    expect(followUps()).toHaveLength(1);
+    expect(JSON.parse(followUps()[0]!.MessageBody!)).toEqual({ ...job, followUp: 1 });
+
+    // Without the preset, a drained listing means a drained mailbox: no follow-up.
+    sqsMock.resetHistory();
+    server.deliver(makeMessages(2, { batch: 'plain' }), 'alice');
+    await invoke([jobRecord({ ...job, provider: undefined })]);
+    expect(followUps()).toHaveLength(0);
+  });
+
+  it('OAuth2 secret whose refresh token was revoked: not retried, needs attention, no secret logged', async () => {
+    const oauth = await OAuthTestServer.start();
+    try {
+      oauth.registerClient('desktop', 'Zq7-worker-client-secret');
+      secrets.set(
+        'pop3/oauth-revoked',
+        JSON.stringify({
+          host: server.host,
+          port: server.tlsPort,
+          username: 'alice',
+          oauth2: {
+            type: 'refresh_token',
+            tokenUrl: oauth.tokenUrl,
+            clientId: 'desktop',
+            clientSecret: 'Zq7-worker-client-secret',
+            refreshToken: 'Zq7-revoked-refresh-token',
+          },
+        }),
+      );
+
+      const response = await invoke([jobRecord({ accountId: 'oauth-box', secretId: 'pop3/oauth-revoked' })]);
+
+      expect(response).toEqual({ batchItemFailures: [] });
+      expect(runMetrics('oauth-box')).toMatchObject({ NeedsAttention: 1, PollErrors: 1 });
+      const log = output.logs().find((l) => l.message === 'Poll failed and is not retried: needs attention');
+      expect(log).toMatchObject({
+        level: 'ERROR',
+        failure: { code: 'ECREDENTIALS', retryable: false, needsAttention: true },
+      });
+      expect(JSON.stringify(log)).toContain('invalid_grant');
+      expect(oauth.tokenRequests).toHaveLength(1);
+      expect(output.text).not.toContain('Zq7-worker-client-secret');
+      expect(output.text).not.toContain('Zq7-revoked-refresh-token');
+    } finally {
+      await oauth.stop();
+    }
   });
 
   it('stops following up at MAX_FOLLOW_UPS and leaves the rest to the next tick', async () => {
