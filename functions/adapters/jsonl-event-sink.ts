@@ -1,8 +1,9 @@
-import { closeSync, fsync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { PollEvent } from '../poller/events';
 import type { EventSink, PublishOutcome } from '../poller/ports';
 import type { PublishFailure } from './eventbridge-sink';
+import { fsyncInPool } from './fsync';
 
 /**
  * Writes events as JSON Lines, one `{ id, source, detailType, time, detail }` object per line, for
@@ -86,7 +87,7 @@ export class JsonLinesEventSink implements EventSink {
 
 /**
  * Appends `text` and fsyncs. Open, write and close are quick system calls made synchronously; only
- * the fsync, which waits for the device, goes through the thread pool (see directory-archive-store).
+ * the fsync, which waits for the device, goes through the thread pool (see fsync.ts).
  */
 async function appendAndSync(path: string, text: string): Promise<void> {
   const bytes = Buffer.from(text, 'utf8');
@@ -96,7 +97,7 @@ async function appendAndSync(path: string, text: string): Promise<void> {
     for (let offset = 0; offset < bytes.length;) {
       offset += writeSync(fd, bytes, offset, bytes.length - offset);
     }
-    await new Promise<void>((resolve, reject) => fsync(fd, (error) => (error ? reject(error) : resolve())));
+    await fsyncInPool(fd);
   } finally {
     closeSync(fd);
   }

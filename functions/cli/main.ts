@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-// First, for its side effect: builds Node's root certificate store in a worker while the rest loads.
-import './prewarm-tls';
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { pollAccounts } from '../poller/poll-accounts';

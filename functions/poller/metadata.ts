@@ -153,19 +153,44 @@ function headerFields(fields: readonly HeaderField[]): Omit<MessageMetadata, 'me
   // gather every field of the name.
   const first = (key: string) => fields.find((f) => f.key === key)?.value;
   const all = (key: string) =>
-    fields.filter((f) => f.key === key && f.value).flatMap((f) => PostalMime.addressParser(f.value));
+    fields.filter((f) => f.key === key && f.value).flatMap((f) => parseAddresses(f.value));
   const from = first('from');
   const subject = first('subject');
   const messageId = first('message-id');
   return {
-    subject: subject ? PostalMime.decodeWords(subject) : null,
-    from: from ? firstMailbox(PostalMime.addressParser(from)[0]) : null,
+    subject: subject ? decodeWords(subject) : null,
+    from: from ? firstMailbox(parseAddresses(from)[0]) : null,
     to: mailboxes(all('to')),
     cc: mailboxes(all('cc')),
     date: isoDate(first('date')),
-    messageId: messageId ? PostalMime.decodeWords(messageId) : null,
+    messageId: messageId ? decodeWords(messageId) : null,
   };
 }
+
+/** postal-mime's RFC 2047 decoding; text without `=?` has no encoded word and comes back as is. */
+function decodeWords(value: string): string {
+  return value.includes('=?') ? PostalMime.decodeWords(value) : value;
+}
+
+/**
+ * postal-mime's address parser, remembering recent answers (performance: in a mailbox the same
+ * To and From values come back message after message, and parsing them was a tenth of the
+ * metadata's cost). The answers are only read, never modified. Bounded: at most
+ * ADDRESS_CACHE_SIZE values of at most 1000 characters; the oldest is forgotten first.
+ */
+function parseAddresses(value: string): readonly ParsedAddress[] {
+  const cached = addressCache.get(value);
+  if (cached) return cached;
+  const parsed = PostalMime.addressParser(value);
+  if (value.length <= 1000) {
+    if (addressCache.size >= ADDRESS_CACHE_SIZE) addressCache.delete(addressCache.keys().next().value!);
+    addressCache.set(value, parsed);
+  }
+  return parsed;
+}
+
+const ADDRESS_CACHE_SIZE = 256;
+const addressCache = new Map<string, readonly ParsedAddress[]>();
 
 type ParsedAddress = { name: string; address?: string | undefined; group?: ParsedAddress[] | undefined };
 

@@ -25,6 +25,11 @@ export class Spool {
     return this.memory?.length ?? 0;
   }
 
+  /** Bytes held in a temp file (0 when held in memory). */
+  get fileBytes(): number {
+    return this.file === undefined ? 0 : this.size;
+  }
+
   static async fromStream(source: AsyncIterable<Buffer>, options: SpoolOptions): Promise<Spool> {
     const hash = createHash('sha256');
     let parts: Buffer[] = [];

@@ -519,7 +519,10 @@ describeWithDovecot('Function: pollAccount (against a real Dovecot)', () => {
         { afterDele: (n, session) => (n === 3 ? session.dropConnection() : undefined) },
       );
 
-      expect(h.session.dele).toEqual([1, 2, 3]);
+      // The drop comes right after DELE 3's +OK is handled; a DELE pipelined behind it whose +OK
+      // arrived in the same read is accepted too (the workflow no longer lingers before publishing,
+      // so DELE 4 can follow DELE 3 within a millisecond). Either way nothing is committed.
+      expect(h.session.dele.slice(0, 3)).toEqual([1, 2, 3]);
       expect(first).toMatchObject({ status: 'failed', deleted: 0, error: { code: 'ECONNECTION' } });
       expect(onServer(h, delivered)).toEqual(range(1, 6));
       expectNothingLost(h, delivered);
@@ -549,7 +552,9 @@ describeWithDovecot('Function: pollAccount (against a real Dovecot)', () => {
         error: { code: 'ECONNECTION' },
       });
       expect(first).not.toHaveProperty('stoppedBy', 'deadline');
-      expect([...h.session.dele].sort()).toEqual(range(1, 5)); // marked, never committed
+      // Marked (or on their way: QUIT follows the last DELE without waiting for the DELE replies,
+      // so the failure can come before they are read), never committed.
+      expect([...h.session.dele, ...h.session.deleFailed].sort()).toEqual(range(1, 5));
       expect(h.session.quit).toBe('failed');
       expect(onServer(h, delivered)).toEqual(range(1, 5));
       expectNothingLost(h, delivered);

@@ -1,0 +1,140 @@
+/**
+ * Drain benchmark (issue 3): the product's CLI against mpop, same Dovecot, same mailbox, same TLS.
+ *
+ *   npm run bench:cli -- [--messages 1000] [--size 20480] [--rounds 5] [--warmup 1]
+ *                        [--out-root DIR] [--server-root DIR] [--node-flags="--cpu-prof"]
+ *
+ * (`npm run bench:cli` builds first; `npx tsx bench/cli-drain.ts` needs a build in dist/.)
+ *
+ * The CLI is the real one, `node dist/functions/cli/main.js poll --config FILE`, archiving into a
+ * directory (`archive.dir`) and appending events to a file (`events.file`); mpop delivers into a
+ * Maildir. Both over implicit TLS, trusting only the run's CA. Each round seeds the mailbox, runs
+ * one client, verifies, re-seeds and runs the other; the order alternates between rounds. Times are
+ * whole-process wall-clock (start-up and exit included); peak RSS comes from GNU time for both.
+ * After every CLI run: mailbox empty, every message archived byte-exact, one "Message Archived"
+ * line each (bench/clients.ts).
+ *
+ * Output goes under `--out-root` (default: the OS temp dir, a disk: fsync costs what it costs),
+ * Dovecot lives under `--server-root` (default /dev/shm; see defaultServerRoot in run.ts). Output
+ * is kept until the end, not deleted between runs (see bench/drain.ts on ext4 and freed inodes).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { requireCli, runCli, runMpop, sha256, type Target } from './clients';
+import { makeMessages } from './mail';
+import { defaultServerRoot, mb, median, requireTime, startDovecot, type RunResult } from './run';
+
+const { values: args } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '1000' },
+    size: { type: 'string', default: '20480' },
+    rounds: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '1' },
+    'out-root': { type: 'string' },
+    'server-root': { type: 'string' },
+    /** Node options for the CLI (space-separated). */
+    'node-flags': { type: 'string', default: '' },
+  },
+  strict: true,
+});
+const count = Number(args.messages);
+const size = Number(args.size);
+const rounds = Number(args.rounds);
+const warmup = Number(args.warmup);
+const outRoot = args['out-root'] ?? tmpdir();
+const serverRoot = args['server-root'] ?? defaultServerRoot();
+const nodeFlags = args['node-flags'].split(' ').filter(Boolean);
+
+type Client = 'cli' | 'mpop';
+
+async function main(): Promise<void> {
+  requireTime();
+  requireCli();
+  const server = await startDovecot(serverRoot);
+  const work = mkdtempSync(join(outRoot, 'bench-cli-'));
+  const target: Target = { server, port: server.tlsPort };
+  const results: Record<Client, RunResult[]> = { cli: [], mpop: [] };
+  let run = 0;
+
+  const seed = (): Set<string> => {
+    if (server.mailboxCount() !== 0) throw new Error('mailbox not empty before seeding');
+    const messages = makeMessages(count, size, run * count);
+    server.deliver(messages);
+    return new Set(messages.map(sha256));
+  };
+  const once = async (who: Client): Promise<RunResult> => {
+    const expected = seed();
+    const dir = join(work, `${who}-${++run}`);
+    return who === 'cli' ? runCli(target, dir, expected, { nodeFlags }) : runMpop(target, dir, count);
+  };
+
+  try {
+    console.log(
+      `cli drain: ${count} × ${size} B over implicit TLS, ${rounds} rounds (+${warmup} warm-up), ` +
+        `Dovecot on 127.0.0.1, node ${process.version}`,
+    );
+    console.log(
+      `output under ${outRoot} (${fsType(outRoot)}), Dovecot under ${serverRoot} (${fsType(serverRoot)})` +
+        (nodeFlags.length ? `, node flags ${nodeFlags.join(' ')}` : ''),
+    );
+    for (let r = 0; r < warmup + rounds; r++) {
+      const order: Client[] = r % 2 === 0 ? ['cli', 'mpop'] : ['mpop', 'cli'];
+      const row: Partial<Record<Client, RunResult>> = {};
+      for (const who of order) row[who] = await once(who);
+      if (r >= warmup) {
+        results.cli.push(row.cli!);
+        results.mpop.push(row.mpop!);
+      }
+      const label = r < warmup ? `warm-up ${r + 1}` : `round ${r - warmup + 1}`;
+      console.log(
+        `${label.padEnd(10)} cli ${fmt(row.cli!.ms)} ms ${mb(row.cli!.maxRssKb).padStart(6)} MB   ` +
+          `mpop ${fmt(row.mpop!.ms)} ms ${mb(row.mpop!.maxRssKb).padStart(6)} MB   ` +
+          `ratio ${(row.cli!.ms / row.mpop!.ms).toFixed(2)}`,
+      );
+    }
+    const cli = median(results.cli.map((x) => x.ms));
+    const mpop = median(results.mpop.map((x) => x.ms));
+    console.log('');
+    console.log('| client | median wall ms | min | max | peak RSS MB (max) |');
+    console.log('|---|---|---|---|---|');
+    for (const who of ['cli', 'mpop'] as const) {
+      const ms = results[who].map((x) => x.ms);
+      const rss = Math.max(...results[who].map((x) => x.maxRssKb));
+      const name = who === 'cli' ? 'pop3-poller poll (CLI)' : 'mpop';
+      console.log(
+        `| ${name} | ${median(ms).toFixed(0)} | ${Math.min(...ms).toFixed(0)} | ${Math.max(...ms).toFixed(0)} | ${mb(rss)} |`,
+      );
+    }
+    const ratio = cli / mpop;
+    const perRound = results.cli.map((x, i) => x.ms / results.mpop[i]!.ms);
+    console.log('');
+    console.log(
+      `median ratio cli/mpop = ${ratio.toFixed(3)} (median of per-round ratios ${median(perRound).toFixed(3)}; ` +
+        `lower is better; target ≤ 1.0)`,
+    );
+    console.log(ratio <= 1 ? 'PASS: no slower than mpop' : 'FAIL: slower than mpop');
+  } finally {
+    await server.stop();
+    // The test-certificate helper leaves its directory behind (it is cached for a process).
+    rmSync(server.certs.dir, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** The file system type of `path`, as df reports it (for the header line). */
+export function fsType(path: string): string {
+  const out = spawnSync('df', ['--output=fstype', path], { encoding: 'utf8' }).stdout ?? '';
+  return out.trim().split('\n')[1]?.trim() || 'unknown';
+}
+
+function fmt(ms: number): string {
+  return ms.toFixed(0).padStart(6);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

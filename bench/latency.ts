@@ -1,0 +1,138 @@
+/**
+ * Latency benchmark (issue 3): 200 × 20 KB over a link with 50 ms round trips — the product's CLI
+ * against mpop (pipelines) and fetchmail (does not), same Dovecot, same mailbox, same TLS.
+ *
+ *   npm run bench:latency -- [--messages 200] [--size 20480] [--delay-ms 25] [--rounds 5]
+ *                            [--fetchmail-rounds 1] [--warmup 1] [--out-root DIR] [--server-root DIR]
+ *
+ * (`npm run bench:latency` builds first; `npx tsx bench/latency.ts` needs a build in dist/.)
+ *
+ * The link is test/support/tcp-proxy.ts, started in this process in front of Dovecot's
+ * implicit-TLS port: it delays every chunk by `--delay-ms` in each direction (25 ms each way = a
+ * 50 ms round trip; the TCP handshake itself is not delayed, and TCP window effects are not
+ * modelled). All clients connect through it. Each round seeds the mailbox before each client and
+ * verifies after it (bench/clients.ts); the order of the clients rotates between rounds. fetchmail
+ * sends one command per round trip (~35 s for 200 messages), so it runs only in the first
+ * `--fetchmail-rounds` rounds (default 1); its figure is the median of those. Times are
+ * whole-process wall-clock; peak RSS from GNU time.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startTcpProxy } from '../test/support/tcp-proxy';
+import { requireCli, runCli, runFetchmail, runMpop, sha256, type Target } from './clients';
+import { makeMessages } from './mail';
+import { defaultServerRoot, mb, median, requireTime, startDovecot, type RunResult } from './run';
+
+const { values: args } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '200' },
+    size: { type: 'string', default: '20480' },
+    'delay-ms': { type: 'string', default: '25' },
+    rounds: { type: 'string', default: '5' },
+    'fetchmail-rounds': { type: 'string', default: '1' },
+    warmup: { type: 'string', default: '1' },
+    'out-root': { type: 'string' },
+    'server-root': { type: 'string' },
+  },
+  strict: true,
+});
+const count = Number(args.messages);
+const size = Number(args.size);
+const delayMs = Number(args['delay-ms']);
+const rounds = Number(args.rounds);
+const fetchmailRounds = Math.min(rounds, Number(args['fetchmail-rounds']));
+const warmup = Number(args.warmup);
+const outRoot = args['out-root'] ?? tmpdir();
+const serverRoot = args['server-root'] ?? defaultServerRoot();
+
+type Client = 'cli' | 'mpop' | 'fetchmail';
+const NAMES: Record<Client, string> = {
+  cli: 'pop3-poller poll (CLI)',
+  mpop: 'mpop',
+  fetchmail: 'fetchmail',
+};
+
+async function main(): Promise<void> {
+  requireTime();
+  requireCli();
+  const server = await startDovecot(serverRoot);
+  const proxy = await startTcpProxy({ targetPort: server.tlsPort, oneWayDelayMs: delayMs });
+  const work = mkdtempSync(join(outRoot, 'bench-latency-'));
+  const target: Target = { server, port: proxy.port };
+  const results: Record<Client, RunResult[]> = { cli: [], mpop: [], fetchmail: [] };
+  let run = 0;
+
+  const once = async (who: Client): Promise<RunResult> => {
+    if (server.mailboxCount() !== 0) throw new Error('mailbox not empty before seeding');
+    const messages = makeMessages(count, size, run * count);
+    server.deliver(messages);
+    const dir = join(work, `${who}-${++run}`);
+    if (who === 'cli') return runCli(target, dir, new Set(messages.map(sha256)));
+    if (who === 'mpop') return runMpop(target, dir, count);
+    return runFetchmail(target, dir, count);
+  };
+
+  try {
+    console.log(
+      `latency: ${count} × ${size} B over implicit TLS through a proxy adding ${delayMs} ms each way ` +
+        `(${2 * delayMs} ms round trips); ${rounds} rounds (+${warmup} warm-up) of the CLI and mpop, ` +
+        `fetchmail in the first ${fetchmailRounds}; node ${process.version}`,
+    );
+    for (let r = 0; r < warmup + rounds; r++) {
+      const measured = r >= warmup;
+      const clients: Client[] = ['cli', 'mpop'];
+      if (measured && r - warmup < fetchmailRounds) clients.push('fetchmail');
+      // Rotate the order between rounds.
+      const order = clients.map((_, i) => clients[(i + r) % clients.length]!);
+      const row: Partial<Record<Client, RunResult>> = {};
+      for (const who of order) row[who] = await once(who);
+      if (measured) for (const who of clients) results[who].push(row[who]!);
+      const label = measured ? `round ${r - warmup + 1}` : `warm-up ${r + 1}`;
+      console.log(
+        `${label.padEnd(10)} ` +
+          order.map((who) => `${who} ${fmt(row[who]!.ms)} ms ${mb(row[who]!.maxRssKb)} MB`).join('   ') +
+          `   cli/mpop ${(row.cli!.ms / row.mpop!.ms).toFixed(2)}`,
+      );
+    }
+    const med = (who: Client) => median(results[who].map((x) => x.ms));
+    console.log('');
+    console.log('| client | runs | median wall ms | min | max | peak RSS MB (max) |');
+    console.log('|---|---|---|---|---|---|');
+    for (const who of ['cli', 'mpop', 'fetchmail'] as const) {
+      const ms = results[who].map((x) => x.ms);
+      if (ms.length === 0) continue;
+      const rss = Math.max(...results[who].map((x) => x.maxRssKb));
+      console.log(
+        `| ${NAMES[who]} | ${ms.length} | ${med(who).toFixed(0)} | ${Math.min(...ms).toFixed(0)} | ` +
+          `${Math.max(...ms).toFixed(0)} | ${mb(rss)} |`,
+      );
+    }
+    const vsMpop = med('cli') / med('mpop');
+    console.log('');
+    console.log(`median ratio cli/mpop = ${vsMpop.toFixed(3)} (target ≤ 1.0)`);
+    if (results.fetchmail.length > 0) {
+      console.log(
+        `median ratio cli/fetchmail = ${(med('cli') / med('fetchmail')).toFixed(3)} ` +
+          `(fetchmail ${(med('fetchmail') / med('cli')).toFixed(1)}× slower)`,
+      );
+    }
+    console.log(vsMpop <= 1 ? 'PASS: no slower than mpop' : 'FAIL: slower than mpop');
+  } finally {
+    await proxy.close();
+    await server.stop();
+    // The test-certificate helper leaves its directory behind (it is cached for a process).
+    rmSync(server.certs.dir, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function fmt(ms: number): string {
+  return ms.toFixed(0).padStart(6);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
