@@ -3,6 +3,7 @@ import { chmod, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CredentialError } from './errors';
 import { SecretDocumentCredentials, type SecretDocumentOptions } from './secret-document';
+import { lookupAccount } from './per-account';
 
 /**
  * The CLI's `secretFile` accounts: the account secret as a local JSON file, in the same format as a
@@ -28,13 +29,7 @@ export class FileSecretCredentials extends SecretDocumentCredentials {
   }
 
   protected secretIdFor(accountId: string): string {
-    const files = this.files;
-    const file =
-      files instanceof Map
-        ? files.get(accountId)
-        : Object.hasOwn(files, accountId)
-          ? (files as Readonly<Record<string, string>>)[accountId]
-          : undefined;
+    const file = lookupAccount(this.files, accountId);
     if (!file)
       throw new CredentialError('not-found', `no secret file is configured for account "${accountId}"`);
     return file;

@@ -6,6 +6,7 @@ import {
 import { CredentialError } from './errors';
 import { SecretDocumentCredentials, type SecretDocumentOptions } from './secret-document';
 import { describeSdkError, errorName, isTransient } from './sdk-errors';
+import { lookupAccount } from './per-account';
 
 export { parseSecret, type ResolvedSecret, type StoredSecret } from './secret-document';
 
@@ -46,14 +47,7 @@ export class SecretsManagerCredentials extends SecretDocumentCredentials {
 
   protected secretIdFor(accountId: string): string {
     const resolver = this.secretIds;
-    const id =
-      typeof resolver === 'function'
-        ? resolver(accountId)
-        : resolver instanceof Map
-          ? resolver.get(accountId)
-          : Object.hasOwn(resolver, accountId)
-            ? (resolver as Readonly<Record<string, string>>)[accountId]
-            : undefined;
+    const id = typeof resolver === 'function' ? resolver(accountId) : lookupAccount(resolver, accountId);
     if (!id) throw new CredentialError('not-found', `no secret is configured for account "${accountId}"`);
     return id;
   }

@@ -2,6 +2,7 @@ import type { AccountConfig } from '../poller/account';
 import type { CredentialSource } from '../poller/ports';
 import { CredentialError } from './errors';
 import type { ResolvedSecret } from './secret-document';
+import { lookupAccount } from './per-account';
 
 /**
  * Credentials for the CLI, from its configuration: a password (or OAuth 2.0 access token) given
@@ -65,13 +66,7 @@ export class StaticCredentials implements CredentialSource {
   }
 
   private entryFor(accountId: string): StaticAccountCredentials {
-    const accounts = this.accounts;
-    const entry =
-      accounts instanceof Map
-        ? accounts.get(accountId)
-        : Object.hasOwn(accounts, accountId)
-          ? (accounts as Readonly<Record<string, StaticAccountCredentials>>)[accountId]
-          : undefined;
+    const entry = lookupAccount(this.accounts, accountId);
     if (!entry)
       throw new CredentialError('not-found', `no credentials are configured for account "${accountId}"`);
     return entry;
