@@ -6,7 +6,7 @@
  *
  * (`npm run bench:cli` builds first; `npx tsx bench/cli-drain.ts` needs a build in dist/.)
  *
- * The CLI is the real one, `node dist/functions/cli/main.js poll --config FILE`, archiving into a
+ * The CLI is the real one, `node dist/pop3-poller.js poll --config FILE`, archiving into a
  * directory (`archive.dir`) and appending events to a file (`events.file`); mpop delivers into a
  * Maildir. Both over implicit TLS, trusting only the run's CA. Each round seeds the mailbox, runs
  * one client, verifies, re-seeds and runs the other; the order alternates between rounds. Times are

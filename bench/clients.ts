@@ -2,7 +2,7 @@
  * The clients the issue-3 benchmarks compare, each run the same way (bench/run.ts: one process
  * under GNU time, wall time from spawn to exit) and checked after every run:
  *
- * - the product: `node dist/functions/cli/main.js poll --config FILE` into a directory archive and
+ * - the product: `node dist/pop3-poller.js poll --config FILE` into a directory archive and
  *   a JSON-lines events file;
  * - mpop (pipelines) into a Maildir;
  * - fetchmail (no pipelining) into a BSMTP file.
@@ -19,7 +19,7 @@ import { filesIn, runMeasured, type RunResult } from './run';
 
 // The repository root, whether this runs from bench/ (tsx) or dist/bench/ (compiled).
 export const ROOT = resolve(__dirname, __dirname.endsWith(join('dist', 'bench')) ? '../..' : '..');
-export const CLI = join(ROOT, 'dist', 'functions', 'cli', 'main.js');
+export const CLI = join(ROOT, 'dist', 'pop3-poller.js');
 
 /** The account id the product archives under (`<archive>/<id>/<sha256>.eml`). */
 const ACCOUNT_ID = 'bench';

@@ -1,4 +1,6 @@
-import PostalMime from 'postal-mime';
+// Named imports: the package's ESM build (which a bundler picks) does not attach them to the class
+// as its CommonJS build does.
+import PostalMime, { addressParser, decodeWords as decodeEncodedWords } from 'postal-mime';
 import type { Address, MessageMetadata } from './events';
 import type { Spool } from './spool';
 
@@ -169,7 +171,7 @@ function headerFields(fields: readonly HeaderField[]): Omit<MessageMetadata, 'me
 
 /** postal-mime's RFC 2047 decoding; text without `=?` has no encoded word and comes back as is. */
 function decodeWords(value: string): string {
-  return value.includes('=?') ? PostalMime.decodeWords(value) : value;
+  return value.includes('=?') ? decodeEncodedWords(value) : value;
 }
 
 /**
@@ -181,7 +183,7 @@ function decodeWords(value: string): string {
 function parseAddresses(value: string): readonly ParsedAddress[] {
   const cached = addressCache.get(value);
   if (cached) return cached;
-  const parsed = PostalMime.addressParser(value);
+  const parsed = addressParser(value);
   if (value.length <= 1000) {
     if (addressCache.size >= ADDRESS_CACHE_SIZE) addressCache.delete(addressCache.keys().next().value!);
     addressCache.set(value, parsed);
