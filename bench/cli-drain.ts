@@ -18,14 +18,13 @@
  * Dovecot lives under `--server-root` (default /dev/shm; see defaultServerRoot in run.ts). Output
  * is kept until the end, not deleted between runs (see bench/drain.ts on ext4 and freed inodes).
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { requireCli, runCli, runMpop, sha256, type Target } from './clients';
 import { makeMessages } from './mail';
-import { defaultServerRoot, mb, median, requireTime, startDovecot, type RunResult } from './run';
+import { defaultServerRoot, fsType, mb, median, requireTime, startDovecot, type RunResult } from './run';
 
 const { values: args } = parseArgs({
   options: {
@@ -122,12 +121,6 @@ async function main(): Promise<void> {
     rmSync(server.certs.dir, { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
   }
-}
-
-/** The file system type of `path`, as df reports it (for the header line). */
-export function fsType(path: string): string {
-  const out = spawnSync('df', ['--output=fstype', path], { encoding: 'utf8' }).stdout ?? '';
-  return out.trim().split('\n')[1]?.trim() || 'unknown';
 }
 
 function fmt(ms: number): string {

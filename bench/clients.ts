@@ -47,6 +47,8 @@ export function sha256(data: Buffer): string {
 export interface Target {
   readonly server: DovecotServer;
   readonly port: number;
+  /** The port speaks cleartext first and the client upgrades with STLS (mpop only). */
+  readonly starttls?: boolean;
 }
 
 export interface CliRunOptions {
@@ -149,7 +151,7 @@ export async function runMpop(target: Target, dir: string, count: number): Promi
       `host ${server.host}`,
       `port ${port}`,
       'tls on',
-      'tls_starttls off',
+      `tls_starttls ${target.starttls ? 'on' : 'off'}`,
       `tls_trust_file ${server.certs.caFile}`,
       `user ${user.name}`,
       `password ${user.password}`,

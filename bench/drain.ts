@@ -19,15 +19,15 @@
  * slower. `--out-root /dev/shm` puts both clients' files on tmpfs, which leaves only the POP3, TLS
  * and process start-up work to compare.
  */
-import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { childEnvironment, runMpop, sha256 } from './clients';
 import { makeMessages } from './mail';
 import {
   filesIn,
+  fsType,
   mb,
   median,
   requireTime,
@@ -72,13 +72,8 @@ const CLIENT = join(ROOT, 'dist', 'bench', 'drain-client.js');
 
 type Client = 'ours' | 'mpop';
 
-/**
- * Both clients run with the same environment, minus NODE_EXTRA_CA_CERTS: some machines (this
- * sandbox among them) set it globally, and Node then parses that whole bundle at start-up (about
- * 13 ms here) although drain-client trusts only the run's CA. mpop ignores the variable.
- */
-const childEnv: NodeJS.ProcessEnv = { ...process.env };
-delete childEnv.NODE_EXTRA_CA_CERTS;
+/** Both clients run without NODE_EXTRA_CA_CERTS (see childEnvironment in clients.ts). */
+const childEnv = childEnvironment();
 
 async function main(): Promise<void> {
   requireTime();
@@ -108,37 +103,10 @@ async function main(): Promise<void> {
     return result;
   };
 
-  const runMpop = async (): Promise<RunResult> => {
-    const expected = seed();
-    const dir = join(work, `mpop-${++run}`);
-    const maildir = join(dir, 'Maildir');
-    for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(maildir, sub), { recursive: true });
-    const config = join(dir, 'mpoprc');
-    writeFileSync(
-      config,
-      [
-        'defaults',
-        'account bench',
-        `host ${server.host}`,
-        `port ${port}`,
-        'tls on',
-        `tls_starttls ${tlsMode === 'starttls' ? 'on' : 'off'}`,
-        `tls_trust_file ${server.certs.caFile}`,
-        `user ${user.name}`,
-        `password ${user.password}`,
-        `delivery maildir ${maildir}`,
-        // Keep the server's bytes as they are, as our client does (mpop would prepend a header).
-        'received_header off',
-        'keep off',
-        'only_new off',
-        `uidls_file ${join(dir, 'uidls')}`,
-        '',
-      ].join('\n'),
-      { mode: 0o600 },
-    );
-    const result = await runMeasured('mpop', ['--quiet', '-C', config, 'bench'], childEnv);
-    verify('mpop', join(maildir, 'new'), expected, count, false);
-    return result;
+  const runMpopHere = async (): Promise<RunResult> => {
+    seed();
+    const target = { server, port, starttls: tlsMode === 'starttls' };
+    return runMpop(target, join(work, `mpop-${++run}`), count);
   };
 
   const verify = (who: Client, dir: string, expected: Set<string>, reported: number, exact: boolean) => {
@@ -171,7 +139,7 @@ async function main(): Promise<void> {
       // Alternate which client goes first.
       const order: Client[] = r % 2 === 0 ? ['ours', 'mpop'] : ['mpop', 'ours'];
       const row: Partial<Record<Client, RunResult>> = {};
-      for (const who of order) row[who] = who === 'ours' ? await runOurs() : await runMpop();
+      for (const who of order) row[who] = who === 'ours' ? await runOurs() : await runMpopHere();
       const label = r < warmup ? `warm-up ${r + 1}` : `round ${r - warmup + 1}`;
       if (r >= warmup) {
         results.ours.push(row.ours!);
@@ -209,16 +177,6 @@ async function main(): Promise<void> {
     rmSync(server.certs.dir, { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
   }
-}
-
-/** The file system type of `path`, as df reports it (for the header line). */
-function fsType(path: string): string {
-  const out = spawnSync('df', ['--output=fstype', path], { encoding: 'utf8' }).stdout ?? '';
-  return out.trim().split('\n')[1]?.trim() || 'unknown';
-}
-
-function sha256(data: Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
 }
 
 function fmt(ms: number): string {

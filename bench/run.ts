@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,6 +67,12 @@ export function filesIn(dir: string): { count: number; bytes: number } {
     bytes += st.size;
   }
   return { count, bytes };
+}
+
+/** The file system type of `path`, as df reports it (for the benchmarks' header lines). */
+export function fsType(path: string): string {
+  const out = spawnSync('df', ['--output=fstype', path], { encoding: 'utf8' }).stdout ?? '';
+  return out.trim().split('\n')[1]?.trim() || 'unknown';
 }
 
 export function median(values: readonly number[]): number {
