@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,6 +12,7 @@ import {
   type Deployment,
 } from '../../infra/config-file';
 import { MINIMAL } from '../support/cdk-app';
+import { tempDir } from '../support/temp';
 
 /**
  * `-c configFile=path.json`: a deployment described in a JSON file instead of infra/config.ts,
@@ -22,7 +23,7 @@ const ROOT = join(__dirname, '..', '..');
 const SHIPPED: Deployment = { deployment: shippedDeployment, config: shippedConfig };
 
 function tempFile(name: string, content: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'pop3-poller-config-file-'));
+  const dir = tempDir('pop3-poller-config-file-');
   const file = join(dir, name);
   writeFileSync(file, content);
   return file;
@@ -149,7 +150,7 @@ describe('Deployment file (-c configFile=…)', () => {
     const tsx = join(ROOT, 'node_modules', '.bin', 'tsx');
     const cdkJson = JSON.parse(readFileSync(join(ROOT, 'cdk.json'), 'utf8')) as { context: object };
     const synth = (context: Record<string, unknown>) => {
-      const outdir = mkdtempSync(join(tmpdir(), 'pop3-poller-app-'));
+      const outdir = tempDir('pop3-poller-app-');
       const run = promisify(execFile)(tsx, ['infra/app.ts'], {
         cwd: ROOT,
         env: {

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -18,6 +18,7 @@ import {
 } from '../../scripts/e2e/settings';
 import { ENV, testApp } from '../support/cdk-app';
 import { makeTestCertificates } from '../support/certs';
+import { tempDir } from '../support/temp';
 
 /** scripts/aws-e2e.ts: its settings, checked offline, and the test deployment it writes. */
 
@@ -42,7 +43,7 @@ function problemsOf(env: Record<string, string | undefined>): readonly string[] 
 }
 
 function tempFile(content: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'pop3-e2e-settings-')), 'ca.pem');
+  const file = join(tempDir('pop3-e2e-settings-'), 'ca.pem');
   writeFileSync(file, content);
   return file;
 }

@@ -1,15 +1,15 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { Pop3PollerProps } from '../../infra/props';
 import { Pop3PollerStack } from '../../infra/stack';
+import { tempDir } from './temp';
 
 /**
  * CDK apps for the infra tests: the feature flags of cdk.json (so tests see what `cdk synth`
  * sees), bundling skipped (`aws:cdk:bundling-stacks: []`, so no esbuild run), a fixed account
- * and region, and a throw-away output directory.
+ * and region, and a throw-away output directory (removed when the test file is done).
  */
 
 const cdkJson = JSON.parse(readFileSync(join(__dirname, '..', '..', 'cdk.json'), 'utf8')) as {
@@ -20,7 +20,7 @@ export const ENV = { account: '111122223333', region: 'eu-west-1' } as const;
 
 export function testApp(): App {
   return new App({
-    outdir: mkdtempSync(join(tmpdir(), 'pop3-poller-cdk-')),
+    outdir: tempDir('pop3-poller-cdk-'),
     context: { ...cdkJson.context, 'aws:cdk:bundling-stacks': [] },
   });
 }

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { removeDir, tempDir, whenDone } from './temp';
 
 /**
  * Certificates made for one test run: a private CA and a server certificate it signs for
@@ -24,9 +24,14 @@ export interface TestCertificates {
 
 let cached: TestCertificates | undefined;
 
+/**
+ * Made once and cached: for one test file under jest (each file has its own module registry), for
+ * the process elsewhere (benchmarks). The directory is removed, and the cache dropped, when that
+ * test file is done or the process exits.
+ */
 export function makeTestCertificates(): TestCertificates {
   if (cached) return cached;
-  const dir = mkdtempSync(join(tmpdir(), 'pop3-certs-'));
+  const dir = tempDir('pop3-certs-');
   const file = (name: string) => join(dir, name);
   const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
 
@@ -73,3 +78,8 @@ export function makeTestCertificates(): TestCertificates {
   };
   return cached;
 }
+
+whenDone(() => {
+  if (cached) removeDir(cached.dir);
+  cached = undefined;
+});

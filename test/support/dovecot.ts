@@ -4,6 +4,7 @@ import { createServer, connect } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeTestCertificates, type TestCertificates } from './certs';
+import { removeDir, whenDone } from './temp';
 
 /**
  * A real Dovecot POP3 server for one test file or benchmark: private config, state and mail under a
@@ -43,6 +44,13 @@ export interface DovecotOptions {
 const MAIL_UID = 5000;
 
 let sequence = 0;
+
+/** Servers started and not yet stopped; a test file (or process) that forgets one still cleans up. */
+const running = new Set<DovecotServer>();
+whenDone(
+  () => Promise.all([...running].map((server) => server.stop())).then(() => undefined),
+  () => running.forEach((server) => server.kill()),
+);
 
 export class DovecotServer {
   readonly host = '127.0.0.1';
@@ -149,6 +157,7 @@ ${options.extraConfig ?? ''}
     child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
     const server = new DovecotServer(root, plainPort!, tlsPort!, certs, users, child);
+    running.add(server);
     try {
       await waitForListener(plainPort!, child, () => output);
     } catch (error) {
@@ -226,7 +235,17 @@ ${options.extraConfig ?? ''}
     const timer = setTimeout(() => this.process.kill('SIGKILL'), 1500);
     await exited;
     clearTimeout(timer);
-    rmSync(this.root, { recursive: true, force: true });
+    running.delete(this);
+    removeDir(this.root);
+  }
+
+  /** At process exit, where nothing can be awaited: SIGKILL and remove the directory. */
+  kill(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.process.kill('SIGKILL');
+    running.delete(this);
+    removeDir(this.root);
   }
 }
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DovecotServer } from '../../support/dovecot';
@@ -104,6 +104,7 @@ describeWithDovecot('pop3-poller poll (against Dovecot)', () => {
     server.empty('alice');
     server.empty('bob');
   });
+  afterEach(() => rmSync(work, { recursive: true, force: true }));
 
   function writeConfig(accounts: object[], extra: object = {}): string {
     const file = join(work, 'poller.json');
@@ -267,20 +268,24 @@ describeWithDovecot('pop3-poller poll (against Dovecot)', () => {
 describe('pop3-poller demo', () => {
   it('polls its own local server over STLS into the output directory', async () => {
     const out = mkdtempSync(join(tmpdir(), 'demo-test-'));
-    const run = await runCli(['demo', '--output', out]);
-    expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/demo\s+ok\s+fetched 4\s+archived 4\s+deleted 4/);
-    expect(run.stdout).toContain('会議のお知らせ');
-    expect(run.stdout).toContain('invoice-2026-11.pdf (application/pdf');
-    expect(archivedFiles(join(out, 'archive'))).toHaveLength(4);
-    const events = eventLines(join(out, 'events.jsonl'));
-    expect(events.filter((e) => e.detailType === 'Message Archived').map((e) => e.detail.subject)).toEqual(
-      expect.arrayContaining([
-        '会議のお知らせ',
-        'Invoice 2026-11 attached',
-        'Café order ☕',
-        'Nightly backup completed',
-      ]),
-    );
+    try {
+      const run = await runCli(['demo', '--output', out]);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toMatch(/demo\s+ok\s+fetched 4\s+archived 4\s+deleted 4/);
+      expect(run.stdout).toContain('会議のお知らせ');
+      expect(run.stdout).toContain('invoice-2026-11.pdf (application/pdf');
+      expect(archivedFiles(join(out, 'archive'))).toHaveLength(4);
+      const events = eventLines(join(out, 'events.jsonl'));
+      expect(events.filter((e) => e.detailType === 'Message Archived').map((e) => e.detail.subject)).toEqual(
+        expect.arrayContaining([
+          '会議のお知らせ',
+          'Invoice 2026-11 attached',
+          'Café order ☕',
+          'Nightly backup completed',
+        ]),
+      );
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });
