@@ -1,4 +1,4 @@
-import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -34,12 +34,17 @@ export class Spool {
     const hash = createHash('sha256');
     let parts: Buffer[] = [];
     let size = 0;
-    if (source instanceof Readable && isUntouched(source)) {
-      // Fast path (performance): a small message is gathered from 'data' events, without an async
-      // iterator and a promise per chunk. Past the memory limit, the rest goes the usual way.
-      const head = await readWhileSmall(source, options.memoryLimitBytes, hash);
-      if (head.ended)
-        return new Spool(head.size, hash.digest('hex'), Buffer.concat(head.parts, head.size), undefined);
+    if (isCollectable(source)) {
+      // Fast path (performance): the message's chunks are taken straight from the POP3 session,
+      // without the Readable machinery. They are hashed as received, before they are joined, so
+      // that the archive's check covers the copy too. Past the memory limit, the rest comes
+      // through the stream (below) and goes to a file.
+      const head = await source.collect(options.memoryLimitBytes);
+      for (const part of head.parts) hash.update(part);
+      if (head.ended) {
+        const buffer = Buffer.concat(head.parts, head.size);
+        return new Spool(head.size, hash.digest('hex'), buffer, undefined);
+      }
       parts = head.parts;
       size = head.size;
     }
@@ -119,61 +124,15 @@ export interface SpoolOptions {
 
 let counter = 0;
 
-/** A stream nobody has read from yet: not flowing, not ended, not destroyed, nothing piped. */
-function isUntouched(stream: Readable): boolean {
-  return stream.readableFlowing === null && !stream.readableEnded && !stream.destroyed;
+/** A source that can hand over its first bytes directly (the POP3 client's MessageStream). */
+interface Collectable extends AsyncIterable<Buffer> {
+  collect(limit: number): Promise<{ parts: Buffer[]; size: number; ended: boolean }>;
 }
 
-/**
- * Reads `stream` in flowing mode, hashing as it goes, until it ends or holds more than `limit`
- * octets; then pauses it and stops listening, so the caller can read the rest (e.g. with an async
- * iterator). Rejects as the stream fails.
- */
-function readWhileSmall(
-  stream: Readable,
-  limit: number,
-  hash: Hash,
-): Promise<{ parts: Buffer[]; size: number; ended: boolean }> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    const stop = () => {
-      stream.off('data', onData);
-      stream.off('end', onEnd);
-      stream.off('error', onError);
-      stream.off('close', onClose);
-    };
-    const onData = (chunk: Buffer) => {
-      hash.update(chunk);
-      size += chunk.length;
-      parts.push(chunk);
-      if (size > limit) {
-        stream.pause();
-        stop();
-        resolve({ parts, size, ended: false });
-      }
-    };
-    const onEnd = () => {
-      stop();
-      resolve({ parts, size, ended: true });
-    };
-    const onError = (error: Error) => {
-      stop();
-      reject(error);
-    };
-    // Destroyed without an error: the same verdict as an async iterator's.
-    const onClose = () => {
-      stop();
-      reject(
-        stream.errored ?? Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }),
-      );
-    };
-    stream.on('end', onEnd);
-    stream.on('error', onError);
-    stream.on('close', onClose);
-    stream.on('data', onData);
-  });
+function isCollectable(source: AsyncIterable<Buffer>): source is Collectable {
+  return typeof (source as Partial<Collectable>).collect === 'function';
 }
+
 let defaultDir: Promise<string> | undefined;
 
 function spoolDir(dir: string | undefined): Promise<string> {

@@ -634,9 +634,7 @@ export class Pop3Client {
           stream?.destroy(
             new Pop3Error('ELIMIT', `message ${messageNumber} exceeds ${limit} octets`, { command: verb }),
           ),
-        end: () => {
-          if (stream && !stream.destroyed) stream.push(null);
-        },
+        end: () => stream?.finish(),
         failStream: (error: Pop3Error) => {
           if (stream && !stream.destroyed && !stream.readableEnded) stream.destroy(error);
         },

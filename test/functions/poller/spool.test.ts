@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { MessageStream } from '../../../functions/pop3/message-stream';
 import { Spool } from '../../../functions/poller/spool';
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
@@ -177,6 +178,56 @@ describe('Class: Spool', () => {
         Spool.fromStream(source(chunks(bytes(5000), 1000)), { memoryLimitBytes: 100, dir: missing }),
       ).rejects.toMatchObject({ code: 'ENOENT' });
       expect(readdirSync(dir)).toEqual([]);
+    });
+  });
+
+  describe('from a POP3 message stream (taken with collect, not read as a Readable)', () => {
+    /** Feeds `parts` as the session would, a chunk per turn of the event loop, then ends. */
+    function feed(parts: readonly Buffer[], fail?: Error): MessageStream {
+      const stream = new MessageStream(1, () => {}, 16 * 1024);
+      void (async () => {
+        for (const part of parts) {
+          await new Promise((resolve) => setImmediate(resolve));
+          stream.deliver(part);
+        }
+        if (fail) stream.destroy(fail);
+        else stream.finish();
+      })();
+      return stream;
+    }
+
+    it.each([
+      ['in memory', 1 << 20, true],
+      ['in a file, the limit crossed mid-message', 10_000, false],
+    ])('holds the bytes received, with their hash (%s)', async (_where, limit, inMemory) => {
+      const data = Buffer.concat([ALL_OCTETS, bytes(40_000, 5), ALL_OCTETS]);
+      const s = await Spool.fromStream(feed(chunks(data, 4096)), { memoryLimitBytes: limit, dir });
+      spools.push(s);
+      expect(s.size).toBe(data.length);
+      expect(s.sha256).toBe(sha256(data));
+      expect(s.buffer === undefined).toBe(!inMemory);
+      expect(readdirSync(dir)).toHaveLength(inMemory ? 0 : 1);
+      expect((await readAll(s.body())).equals(data)).toBe(true);
+    });
+
+    it('goes to a file when the whole message arrived before it was collected but exceeds the limit', async () => {
+      const data = bytes(9000, 2);
+      const stream = new MessageStream(1, () => {}, 64 * 1024);
+      for (const part of chunks(data, 1000)) stream.deliver(part);
+      stream.finish();
+      const s = await Spool.fromStream(stream, { memoryLimitBytes: 4096, dir });
+      spools.push(s);
+      expect(s.buffer).toBeUndefined();
+      expect(readFileSync(join(dir, readdirSync(dir)[0]!)).equals(data)).toBe(true);
+    });
+
+    it('rejects with the session error, before or after the switch to a file, leaving nothing behind', async () => {
+      for (const limit of [1 << 20, 2048]) {
+        const lost = Object.assign(new Error('connection lost'), { code: 'ECONNECTION' });
+        const stream = feed(chunks(bytes(8000), 1000), lost);
+        await expect(Spool.fromStream(stream, { memoryLimitBytes: limit, dir })).rejects.toBe(lost);
+        expect(readdirSync(dir)).toEqual([]);
+      }
     });
   });
 
