@@ -145,6 +145,19 @@ describe('Class: DirectoryArchiveStore', () => {
     expect((await readFile(join(root, item.key))).equals(MESSAGE)).toBe(true);
   });
 
+  it.each([
+    ['support/abc.eml', 'support/abc.eml'],
+    ['a/b/c-d_e.f.eml', 'a/b/c-d_e.f.eml'],
+    ['support/./x.eml', 'support/x.eml'],
+    ['support//x.eml', 'support/x.eml'],
+    ['.hidden/x.eml', '.hidden/x.eml'],
+    ['support/x/../y.eml', 'support/y.eml'],
+  ])('stores the key %j at %j under the root', async (key, path) => {
+    const stored = await new DirectoryArchiveStore({ dir }).put(itemOf(MESSAGE, { key }));
+    expect((await readFile(join(dir, path))).equals(MESSAGE)).toBe(true);
+    expect(stored.location).toBe(pathToFileURL(join(dir, path)).href);
+  });
+
   it.each(['../escape.eml', '/etc/passwd', 'support/../../escape.eml', ''])(
     'refuses the key %j',
     async (key) => {
