@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { build } from 'esbuild';
 import { DEFAULT_METADATA_LIMITS, readMetadata, UNAVAILABLE } from '../../../functions/poller/metadata';
 import { Spool } from '../../../functions/poller/spool';
 
@@ -301,5 +302,36 @@ describe('Function: readMetadata', () => {
       const bodyOnly = await readMetadata(await spoolOf(Buffer.from('just a body, no header at all\r\n')));
       expect(bodyOnly).toMatchObject({ subject: null, from: null, messageId: null, date: null });
     });
+  });
+});
+
+describe('readMetadata bundled by esbuild, as the CLI and the Lambda functions are', () => {
+  // esbuild resolves postal-mime to its ESM build, ts-jest and tsc to its CommonJS build; the two
+  // differ (the CommonJS build also hangs its named exports on the class). Metadata once came out
+  // 'unavailable' for every message in the bundles while these tests passed.
+  it('decodes the header fields the same way', async () => {
+    const out = join(dir, 'metadata-bundle.js');
+    await build({
+      entryPoints: [join(__dirname, '../../../functions/poller/metadata.ts')],
+      outfile: out,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      logLevel: 'silent',
+    });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const bundled = require(out) as { readMetadata: typeof readMetadata };
+    const message = crlf(
+      'From: =?UTF-8?B?SsO8cmdlbiBNw7xsbGVy?= <juergen@example.de>',
+      'To: a@example.com',
+      'Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe?=',
+      'Message-ID: <bundled@example.com>',
+      '',
+      'x',
+    );
+    const spool = await spoolOf(message);
+    const expected = await readMetadata(spool);
+    expect(expected).toMatchObject({ metadata: 'complete', subject: 'Grüße' });
+    expect(await bundled.readMetadata(spool)).toStrictEqual(expected);
   });
 });
