@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { DovecotServer } from '../test/support/dovecot';
 
 /**
- * Runs one client process the same way for every client: under GNU time (`/usr/bin/time -f %M`,
- * peak RSS from wait4's rusage, i.e. the kernel's high-water mark for the process), timed by the
- * harness from spawn to exit, so start-up and shutdown are included.
+ * Runs one client process the same way for every client: under GNU time (`/usr/bin/time -f '%M %U
+ * %S'`: peak RSS and CPU seconds from wait4's rusage, i.e. the kernel's accounting for the process),
+ * timed by the harness from spawn to exit, so start-up and shutdown are included.
  */
 
 export const TIME_BINARY = '/usr/bin/time';
@@ -17,6 +17,8 @@ export interface RunResult {
   readonly ms: number;
   /** Peak resident set size in KiB, as GNU time reports it. */
   readonly maxRssKb: number;
+  /** CPU time of the process (all its threads), user and system, in milliseconds. */
+  readonly cpuMs: { readonly user: number; readonly system: number };
   readonly stdout: string;
   readonly stderr: string;
 }
@@ -34,7 +36,7 @@ export async function runMeasured(
   const timeFile = join(dir, 'time.txt');
   try {
     const started = process.hrtime.bigint();
-    const child = spawn(TIME_BINARY, ['-f', '%M', '-o', timeFile, command, ...args], {
+    const child = spawn(TIME_BINARY, ['-f', '%M %U %S', '-o', timeFile, command, ...args], {
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -49,8 +51,8 @@ export async function runMeasured(
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     if (code !== 0) throw new Error(`${command} exited with ${code}: ${stderr.trim()} ${stdout.trim()}`);
     const lines = readFileSync(timeFile, 'utf8').trim().split('\n');
-    const maxRssKb = Number(lines[lines.length - 1]);
-    return { ms, maxRssKb, stdout, stderr };
+    const [rss, user, system] = lines[lines.length - 1]!.split(' ').map(Number);
+    return { ms, maxRssKb: rss!, cpuMs: { user: user! * 1000, system: system! * 1000 }, stdout, stderr };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
