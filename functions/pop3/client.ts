@@ -1,78 +1,28 @@
 import type { Socket } from 'node:net';
+import { chooseAuthMethod, guardCleartext } from './auth-choice';
 import { Capabilities } from './capabilities';
-import { encodeCommand, encodeResponseLine, MAX_COMMAND_OCTETS } from './command';
+import { checkCount, checkNumber, encodeCommand, encodeResponseLine, MAX_COMMAND_OCTETS } from './command';
 import { errorCodeForResponseCode, Pop3Error, type Pop3ErrorCode } from './errors';
+import {
+  parseList,
+  parseStat,
+  parseUidl,
+  parseUidlLine,
+  type ListEntry,
+  type MailboxStat,
+  type UidlEntry,
+} from './listing';
 import { MessageStream } from './message-stream';
+import {
+  DEFAULT_TIMEOUTS,
+  validateOptions,
+  type Pop3ClientOptions,
+  type Pop3Timeouts,
+  type TraceEvent,
+} from './options';
 import { printable, ReplyDecoder, type AfterStatus, type StatusLine } from './reply-decoder';
-import { apopDigest, saslClient, type AuthMethod, type Credentials, type SaslMechanismName } from './sasl';
-import { openSocket, upgradeSocket, type TlsMode, type TlsSettings } from './transport';
-
-export interface Pop3Timeouts {
-  /** TCP connect plus, for implicit TLS, the handshake. */
-  readonly connectMs: number;
-  /** From connected to the server's greeting. */
-  readonly greetingMs: number;
-  /** Longest silence from the server while a reply is awaited. */
-  readonly idleMs: number;
-}
-
-export const DEFAULT_TIMEOUTS: Pop3Timeouts = { connectMs: 15_000, greetingMs: 15_000, idleMs: 60_000 };
-
-export interface TraceEvent {
-  readonly direction: 'client' | 'server';
-  /** The line, with credentials replaced by `[redacted]`. Message bodies are never traced. */
-  readonly line: string;
-}
-
-export interface Pop3ClientOptions {
-  readonly host: string;
-  /** Defaults to 995 for implicit TLS, 110 otherwise. */
-  readonly port?: number;
-  /**
-   * `implicit` (default, RFC 8314), `starttls` (STLS, RFC 2595; fails if not offered) or `none`.
-   * `none` must be chosen explicitly and sends no cleartext password unless `allowPlaintextAuth`.
-   */
-  readonly tls?: TlsMode;
-  readonly tlsOptions?: TlsSettings;
-  /** Allow a password or token to cross an unencrypted connection. Default false. */
-  readonly allowPlaintextAuth?: boolean;
-  readonly auth: Credentials & {
-    /** Login method; `auto` (default) picks the strongest the server offers for the credentials. */
-    readonly method?: AuthMethod | 'auto';
-  };
-  readonly localAddress?: string;
-  readonly timeouts?: Partial<Pop3Timeouts>;
-  /** Most commands in flight when the server offers PIPELINING (RFC 2449 §6.6). Default 64. */
-  readonly pipelineWindow?: number;
-  /** Longest status line accepted. Default 512 octets (RFC 2449 §4). */
-  readonly maxLineLength?: number;
-  /** Largest message accepted by RETR/TOP; larger ones fail with ELIMIT. Default 512 MiB. */
-  readonly maxMessageBytes?: number;
-  /** Largest LIST/UIDL/CAPA reply accepted. Default 64 MiB. */
-  readonly maxListingBytes?: number;
-  /** Send `UTF8` when the server advertises it (RFC 6856). Default true. */
-  readonly utf8?: boolean;
-  /** Aborts whatever is in progress and closes the connection. */
-  readonly signal?: AbortSignal;
-  /** Protocol trace for debugging; credentials are redacted before it is called. */
-  readonly onTrace?: (event: TraceEvent) => void;
-}
-
-export interface MailboxStat {
-  readonly count: number;
-  readonly size: number;
-}
-
-export interface ListEntry {
-  readonly messageNumber: number;
-  /** Size as the server states it: a hint, never a byte count to read by (servers get it wrong). */
-  readonly size: number;
-}
-
-export interface UidlEntry {
-  readonly messageNumber: number;
-  readonly uid: string;
-}
+import { apopDigest, saslClient, type Credentials, type SaslMechanismName } from './sasl';
+import { openSocket, upgradeSocket } from './transport';
 
 export type SessionState = 'connecting' | 'authorization' | 'transaction' | 'closed';
 
@@ -232,8 +182,15 @@ export class Pop3Client {
         if (this.stateValue === 'closed') throw error;
       });
     }
-    const method = this.chooseAuthMethod();
-    this.guardCleartext(method);
+    const login = {
+      auth: this.options.auth,
+      capabilities: this.capa,
+      apopTimestamp: this.apopTimestamp,
+      encrypted: this.encrypted,
+      allowPlaintextAuth: this.options.allowPlaintextAuth === true,
+    };
+    const method = chooseAuthMethod(login);
+    guardCleartext(method, login);
     const { auth } = this.options;
     switch (method) {
       case 'USER':
@@ -256,51 +213,6 @@ export class Pop3Client {
     this.stateValue = 'transaction';
     await this.refreshCapabilities();
     this.pipeliningActive = this.capa.pipelining;
-  }
-
-  private chooseAuthMethod(): AuthMethod {
-    const { auth } = this.options;
-    const requested = auth.method ?? 'auto';
-    const sasl = this.capa.saslMechanisms;
-    if (requested !== 'auto') {
-      if (requested === 'APOP' && !this.apopTimestamp) {
-        throw new Pop3Error('EAUTH', 'APOP requested but the greeting carries no timestamp', {
-          command: 'APOP',
-        });
-      }
-      return requested;
-    }
-    if (auth.accessToken) {
-      if (sasl.includes('XOAUTH2')) return 'XOAUTH2';
-      if (sasl.includes('OAUTHBEARER')) return 'OAUTHBEARER';
-      throw new Pop3Error('EAUTH', 'server offers neither XOAUTH2 nor OAUTHBEARER for token login', {
-        command: 'AUTH',
-      });
-    }
-    if (!auth.password) throw new Pop3Error('ECONFIG', 'no password or access token configured');
-    if (!this.encrypted) {
-      // Over cleartext prefer methods that do not reveal the password.
-      if (sasl.includes('CRAM-MD5')) return 'CRAM-MD5';
-      if (this.apopTimestamp) return 'APOP';
-    }
-    if (sasl.includes('PLAIN')) return 'PLAIN';
-    if (this.capa.has('USER') || this.capa.tags.length === 0) return 'USER';
-    if (sasl.includes('LOGIN')) return 'LOGIN';
-    if (sasl.includes('CRAM-MD5')) return 'CRAM-MD5';
-    if (this.apopTimestamp) return 'APOP';
-    return 'USER';
-  }
-
-  /** A password or token never crosses an unencrypted connection unless explicitly allowed. */
-  private guardCleartext(method: AuthMethod): void {
-    if (this.encrypted || this.options.allowPlaintextAuth) return;
-    if (method === 'APOP' || method === 'CRAM-MD5') return; // only a digest is sent
-    throw new Pop3Error(
-      'ECONFIG',
-      `refusing to send credentials with ${method} over an unencrypted connection; ` +
-        'use tls "implicit" or "starttls", or set allowPlaintextAuth',
-      { command: method === 'USER' ? 'PASS' : 'AUTH' },
-    );
   }
 
   /** RFC 5034 SASL exchange. */
@@ -360,37 +272,20 @@ export class Pop3Client {
   // Transaction state (RFC 1939 §5)
 
   async stat(): Promise<MailboxStat> {
-    const status = await this.simple('STAT', []);
-    // Trim first: a server padding with spaces (`+OK  2 320`) otherwise yields an empty first field,
-    // which Number() silently read as a count of 0 (and the message count as the size).
-    const [count, size] = status.text.trim().split(/\s+/).map(decimal);
-    if (!isCount(count) || !isCount(size)) {
-      throw new Pop3Error('EPROTOCOL', `malformed STAT reply: ${printable(status.text)}`, {
-        command: 'STAT',
-      });
-    }
-    return { count, size };
+    return parseStat((await this.simple('STAT', [])).text);
   }
 
   async list(): Promise<ListEntry[]> {
-    const body = await this.multiBuffered('LIST', [], this.maxListingBytes);
-    return parseListing(body, 'LIST').map(([messageNumber, rest]) => {
-      const size = decimal(rest.split(/\s+/)[0]);
-      if (!isCount(size)) throw new Pop3Error('EPROTOCOL', `malformed LIST line for ${messageNumber}`);
-      return { messageNumber, size };
-    });
+    return parseList(await this.multiBuffered('LIST', [], this.maxListingBytes));
   }
 
   async uidl(): Promise<UidlEntry[]> {
-    const body = await this.multiBuffered('UIDL', [], this.maxListingBytes);
-    return parseListing(body, 'UIDL').map(([messageNumber, rest]) => ({ messageNumber, uid: rest }));
+    return parseUidl(await this.multiBuffered('UIDL', [], this.maxListingBytes));
   }
 
   /** UIDL for one message (RFC 1939 §7). */
   async uidlOf(messageNumber: number): Promise<UidlEntry> {
-    const status = await this.simple('UIDL', [checkNumber(messageNumber, 'UIDL')]);
-    const [n, ...rest] = status.text.trim().split(/\s+/);
-    return { messageNumber: Number(n), uid: rest.join(' ') };
+    return parseUidlLine((await this.simple('UIDL', [checkNumber(messageNumber, 'UIDL')])).text);
   }
 
   /**
@@ -853,18 +748,6 @@ export class Pop3Client {
   }
 }
 
-function validateOptions(options: Pop3ClientOptions): void {
-  const mode = options.tls ?? 'implicit';
-  if (!['implicit', 'starttls', 'none'].includes(mode)) {
-    throw new Pop3Error('ECONFIG', `tls must be "implicit", "starttls" or "none", not "${String(mode)}"`);
-  }
-  if (!options.host) throw new Pop3Error('ECONFIG', 'host is required');
-  if (!options.auth?.username) throw new Pop3Error('ECONFIG', 'username is required');
-
-  if (/[\r\n\0]/.test(options.auth.username))
-    throw new Pop3Error('ECONFIG', 'username contains CR, LF or NUL');
-}
-
 /** The forms in which a secret could appear on the wire or in a reply. */
 function secretVariants(auth: Credentials): string[] {
   const out: string[] = [];
@@ -889,23 +772,6 @@ function decodeChallenge(text: string): Buffer {
     : Buffer.from(trimmed, 'utf8');
 }
 
-/** Lines of a LIST/UIDL body as [message number, rest of line]. */
-function parseListing(body: Buffer, verb: string): Array<[number, string]> {
-  const out: Array<[number, string]> = [];
-  // latin1 keeps every octet as one character, so odd bytes in a UIDL survive to be judged later.
-  for (const raw of body.toString('latin1').split('\n')) {
-    const line = raw.replace(/\r$/, '').trim();
-    if (!line) continue;
-    const match = /^(\d+)\s+(.*)$/.exec(line);
-    const n = Number(match?.[1]);
-    if (!match || !Number.isSafeInteger(n) || n < 1) {
-      throw new Pop3Error('EPROTOCOL', `malformed ${verb} line: ${printable(line)}`, { command: verb });
-    }
-    out.push([n, match[2]!.trim()]);
-  }
-  return out;
-}
-
 /** Runs `start`, turning a synchronous throw into a rejected (and already handled) promise. */
 function guarded<T>(start: () => Promise<T>): Promise<T> {
   let promise: Promise<T>;
@@ -916,28 +782,4 @@ function guarded<T>(start: () => Promise<T>): Promise<T> {
   }
   promise.catch(() => {});
   return promise;
-}
-
-/**
- * RFC 1939 counts and sizes are plain digits. Number() alone also took `1e3`, `0x10` or `` (as 0)
- * from a broken server; anything but digits becomes NaN here, which `isCount` rejects.
- */
-function decimal(text: string | undefined): number {
-  return text !== undefined && /^[0-9]+$/.test(text) ? Number(text) : NaN;
-}
-
-function isCount(value: number | undefined): value is number {
-  return value !== undefined && Number.isSafeInteger(value) && value >= 0;
-}
-
-function checkNumber(value: number, verb: string): number {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new Pop3Error('ECONFIG', `${verb}: message number must be a positive integer`, { command: verb });
-  }
-  return value;
-}
-
-function checkCount(value: number, verb: string): number {
-  if (!isCount(value)) throw new Pop3Error('ECONFIG', `${verb}: line count must be a non-negative integer`);
-  return value;
 }

@@ -34,3 +34,19 @@ export function encodeResponseLine(base64: string): Buffer {
   }
   return Buffer.from(`${base64}\r\n`, 'ascii');
 }
+
+/** A message number argument: a positive integer. */
+export function checkNumber(value: number, verb: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new Pop3Error('ECONFIG', `${verb}: message number must be a positive integer`, { command: verb });
+  }
+  return value;
+}
+
+/** A line count argument (TOP): a non-negative integer. */
+export function checkCount(value: number, verb: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new Pop3Error('ECONFIG', `${verb}: line count must be a non-negative integer`);
+  }
+  return value;
+}

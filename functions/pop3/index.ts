@@ -2,17 +2,9 @@ export { Capabilities } from './capabilities';
 export { encodeCommand, MAX_COMMAND_OCTETS } from './command';
 export { ERROR_CODES, errorCodeForResponseCode, isPop3Error, Pop3Error, type Pop3ErrorCode } from './errors';
 export { MessageStream } from './message-stream';
-export {
-  DEFAULT_TIMEOUTS,
-  Pop3Client,
-  type ListEntry,
-  type MailboxStat,
-  type Pop3ClientOptions,
-  type Pop3Timeouts,
-  type SessionState,
-  type TraceEvent,
-  type UidlEntry,
-} from './client';
+export { Pop3Client, type SessionState } from './client';
+export type { ListEntry, MailboxStat, UidlEntry } from './listing';
+export { DEFAULT_TIMEOUTS, type Pop3ClientOptions, type Pop3Timeouts, type TraceEvent } from './options';
 export { ReplyDecoder, parseStatusLine, type DecoderSink, type StatusLine } from './reply-decoder';
 export { AUTH_METHODS, type AuthMethod, type Credentials, type SaslMechanismName } from './sasl';
 export type { TlsMode, TlsSettings } from './transport';

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TLSSocket } from 'node:tls';
-import { Pop3Client, type Pop3ClientOptions } from '../../../functions/pop3/client';
+import { Pop3Client } from '../../../functions/pop3/client';
+import type { Pop3ClientOptions } from '../../../functions/pop3/options';
 import { Pop3Error } from '../../../functions/pop3/errors';
 import { makeTestCertificates, type TestCertificates } from '../../support/certs';
 import {

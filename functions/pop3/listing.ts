@@ -1,0 +1,84 @@
+import { Pop3Error } from './errors';
+import { printable } from './reply-decoder';
+
+/**
+ * The transaction-state replies with numbers in them (RFC 1939 §5): STAT's status line, LIST and
+ * UIDL listings, and UIDL for one message. Strict about digits, since a broken server's `1e3` or
+ * empty field must not become a count.
+ */
+
+export interface MailboxStat {
+  readonly count: number;
+  readonly size: number;
+}
+
+export interface ListEntry {
+  readonly messageNumber: number;
+  /** Size as the server states it: a hint, never a byte count to read by (servers get it wrong). */
+  readonly size: number;
+}
+
+export interface UidlEntry {
+  readonly messageNumber: number;
+  readonly uid: string;
+}
+
+/** STAT's `+OK count size`. */
+export function parseStat(text: string): MailboxStat {
+  // Trim first: a server padding with spaces (`+OK  2 320`) otherwise yields an empty first field,
+  // which Number() silently read as a count of 0 (and the message count as the size).
+  const [count, size] = text.trim().split(/\s+/).map(decimal);
+  if (!isCount(count) || !isCount(size)) {
+    throw new Pop3Error('EPROTOCOL', `malformed STAT reply: ${printable(text)}`, { command: 'STAT' });
+  }
+  return { count, size };
+}
+
+/** A LIST body: `n size` per line. */
+export function parseList(body: Buffer): ListEntry[] {
+  return parseListing(body, 'LIST').map(([messageNumber, rest]) => {
+    const size = decimal(rest.split(/\s+/)[0]);
+    if (!isCount(size)) throw new Pop3Error('EPROTOCOL', `malformed LIST line for ${messageNumber}`);
+    return { messageNumber, size };
+  });
+}
+
+/** A UIDL body: `n uid` per line. */
+export function parseUidl(body: Buffer): UidlEntry[] {
+  return parseListing(body, 'UIDL').map(([messageNumber, rest]) => ({ messageNumber, uid: rest }));
+}
+
+/** UIDL for one message: `+OK n uid` (RFC 1939 §7). */
+export function parseUidlLine(text: string): UidlEntry {
+  const [n, ...rest] = text.trim().split(/\s+/);
+  return { messageNumber: Number(n), uid: rest.join(' ') };
+}
+
+/** Lines of a LIST/UIDL body as [message number, rest of line]. */
+function parseListing(body: Buffer, verb: string): Array<[number, string]> {
+  const out: Array<[number, string]> = [];
+  // latin1 keeps every octet as one character, so odd bytes in a UIDL survive to be judged later.
+  for (const raw of body.toString('latin1').split('\n')) {
+    const line = raw.replace(/\r$/, '').trim();
+    if (!line) continue;
+    const match = /^(\d+)\s+(.*)$/.exec(line);
+    const n = Number(match?.[1]);
+    if (!match || !Number.isSafeInteger(n) || n < 1) {
+      throw new Pop3Error('EPROTOCOL', `malformed ${verb} line: ${printable(line)}`, { command: verb });
+    }
+    out.push([n, match[2]!.trim()]);
+  }
+  return out;
+}
+
+/**
+ * RFC 1939 counts and sizes are plain digits. Number() alone also took `1e3`, `0x10` or `` (as 0)
+ * from a broken server; anything but digits becomes NaN here, which `isCount` rejects.
+ */
+function decimal(text: string | undefined): number {
+  return text !== undefined && /^[0-9]+$/.test(text) ? Number(text) : NaN;
+}
+
+function isCount(value: number | undefined): value is number {
+  return value !== undefined && Number.isSafeInteger(value) && value >= 0;
+}
