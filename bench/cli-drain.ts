@@ -24,7 +24,16 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { requireCli, runCli, runMpop, sha256, type Target } from './clients';
 import { makeMessages } from './mail';
-import { defaultServerRoot, fsType, mb, median, requireTime, startDovecot, type RunResult } from './run';
+import {
+  defaultServerRoot,
+  fsType,
+  mb,
+  median,
+  requireTime,
+  startDovecot,
+  type RunResult,
+  fmtMs,
+} from './run';
 
 const { values: args } = parseArgs({
   options: {
@@ -89,8 +98,8 @@ async function main(): Promise<void> {
       }
       const label = r < warmup ? `warm-up ${r + 1}` : `round ${r - warmup + 1}`;
       console.log(
-        `${label.padEnd(10)} cli ${fmt(row.cli!.ms)} ms ${mb(row.cli!.maxRssKb).padStart(6)} MB   ` +
-          `mpop ${fmt(row.mpop!.ms)} ms ${mb(row.mpop!.maxRssKb).padStart(6)} MB   ` +
+        `${label.padEnd(10)} cli ${fmtMs(row.cli!.ms)} ms ${mb(row.cli!.maxRssKb).padStart(6)} MB   ` +
+          `mpop ${fmtMs(row.mpop!.ms)} ms ${mb(row.mpop!.maxRssKb).padStart(6)} MB   ` +
           `ratio ${(row.cli!.ms / row.mpop!.ms).toFixed(2)}`,
       );
     }
@@ -122,14 +131,8 @@ async function main(): Promise<void> {
     console.log(ratio <= 1 ? 'PASS: no slower than mpop' : 'FAIL: slower than mpop');
   } finally {
     await server.stop();
-    // The test-certificate helper leaves its directory behind (it is cached for a process).
-    rmSync(server.certs.dir, { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
   }
-}
-
-function fmt(ms: number): string {
-  return ms.toFixed(0).padStart(6);
 }
 
 main().catch((error: unknown) => {

@@ -120,8 +120,6 @@ async function main(): Promise<void> {
     console.log(pass ? 'PASS' : 'FAIL');
   } finally {
     await server.stop();
-    // The test-certificate helper leaves its directory behind (it is cached for a process).
-    rmSync(server.certs.dir, { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
     rmSync(spoolDir, { recursive: true, force: true });
   }

@@ -113,8 +113,6 @@ async function main(): Promise<void> {
     console.log(worst < LIMIT_MB * 1024 ? 'PASS' : 'FAIL');
   } finally {
     await server.stop();
-    // The test-certificate helper leaves its directory behind (it is cached for a test process).
-    rmSync(server.certs.dir, { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
   }
 }

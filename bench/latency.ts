@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util';
 import { startTcpProxy } from '../test/support/tcp-proxy';
 import { requireCli, runCli, runFetchmail, runMpop, sha256, type Target } from './clients';
 import { makeMessages } from './mail';
-import { defaultServerRoot, mb, median, requireTime, startDovecot, type RunResult } from './run';
+import { defaultServerRoot, mb, median, requireTime, startDovecot, type RunResult, fmtMs } from './run';
 
 const { values: args } = parseArgs({
   options: {
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
       const label = measured ? `round ${r - warmup + 1}` : `warm-up ${r + 1}`;
       console.log(
         `${label.padEnd(10)} ` +
-          order.map((who) => `${who} ${fmt(row[who]!.ms)} ms ${mb(row[who]!.maxRssKb)} MB`).join('   ') +
+          order.map((who) => `${who} ${fmtMs(row[who]!.ms)} ms ${mb(row[who]!.maxRssKb)} MB`).join('   ') +
           `   cli/mpop ${(row.cli!.ms / row.mpop!.ms).toFixed(2)}`,
       );
     }
@@ -122,14 +122,8 @@ async function main(): Promise<void> {
   } finally {
     await proxy.close();
     await server.stop();
-    // The test-certificate helper leaves its directory behind (it is cached for a process).
-    rmSync(server.certs.dir, { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
   }
-}
-
-function fmt(ms: number): string {
-  return ms.toFixed(0).padStart(6);
 }
 
 main().catch((error: unknown) => {

@@ -77,6 +77,11 @@ export function fsType(path: string): string {
   return out.trim().split('\n')[1]?.trim() || 'unknown';
 }
 
+/** Milliseconds, rounded, right-aligned in six columns (for the per-round lines). */
+export function fmtMs(ms: number): string {
+  return ms.toFixed(0).padStart(6);
+}
+
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
