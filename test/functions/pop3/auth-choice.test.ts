@@ -1,5 +1,6 @@
 import { chooseAuthMethod, guardCleartext, type LoginContext } from '../../../functions/pop3/auth-choice';
 import { Capabilities } from '../../../functions/pop3/capabilities';
+import { thrown } from '../../support/thrown';
 
 const capa = (...lines: string[]) => Capabilities.parse(Buffer.from(lines.map((l) => `${l}\r\n`).join('')));
 
@@ -75,12 +76,7 @@ describe('Function: guardCleartext', () => {
   it.each(['USER', 'PLAIN', 'LOGIN', 'XOAUTH2', 'OAUTHBEARER'] as const)(
     'refuses %s over cleartext, naming the setting and no secret',
     (method) => {
-      let error: unknown;
-      try {
-        guardCleartext(method, login({ encrypted: false }));
-      } catch (e) {
-        error = e;
-      }
+      const error = thrown(() => guardCleartext(method, login({ encrypted: false })));
       expect(error).toMatchObject({
         code: 'ECONFIG',
         message: expect.stringContaining('allowPlaintextAuth'),

@@ -1,18 +1,6 @@
 import fc from 'fast-check';
 import { encodeCommand, encodeResponseLine, MAX_COMMAND_OCTETS } from '../../../functions/pop3/command';
-import { Pop3Error } from '../../../functions/pop3/errors';
-
-function expectConfigError(fn: () => unknown): Pop3Error {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(Pop3Error);
-  expect((caught as Pop3Error).code).toBe('ECONFIG');
-  return caught as Pop3Error;
-}
+import { expectConfigError } from '../../support/thrown';
 
 describe('Function: encodeCommand', () => {
   it('encodes a verb alone', () => {

@@ -1,26 +1,14 @@
-import { Pop3Error } from '../../../functions/pop3/errors';
 import {
   apopDigest,
   saslClient,
   type Credentials,
   type SaslMechanismName,
 } from '../../../functions/pop3/sasl';
+import { expectConfigError } from '../../support/thrown';
 
 const decoded = (base64: string | undefined): string =>
   Buffer.from(base64 ?? '', 'base64').toString('latin1');
 const challenge = (text: string) => Buffer.from(text, 'utf8');
-
-function expectConfigError(fn: () => unknown): Pop3Error {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  expect(caught).toBeInstanceOf(Pop3Error);
-  expect((caught as Pop3Error).code).toBe('ECONFIG');
-  return caught as Pop3Error;
-}
 
 describe('Function: saslClient', () => {
   describe('PLAIN (RFC 4616)', () => {
