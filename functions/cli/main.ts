@@ -1,17 +1,23 @@
 #!/usr/bin/env node
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { version } from '../../package.json';
+import type { AccountConfig } from '../poller/account';
+import { checkAccounts } from '../poller/check';
 import { pollAccounts } from '../poller/poll-accounts';
-import { loadConfig } from './config';
+import { loadConfig, type CliConfig } from './config';
 import type * as DemoModule from './demo/demo';
-import { exitCode, formatProgress, formatResults } from './report';
-import { wire } from './wiring';
+import { exitCode, formatChecks, formatProgress, formatResults } from './report';
+import { wire, wireCredentials } from './wiring';
 
 const USAGE = `Usage:
   pop3-poller poll --config FILE [--json] [--account ID]...
       One pass over every account in FILE: retrieve, archive, announce, delete.
       --json         print a machine-readable summary on stdout
       --account ID   poll only this account (repeatable)
+  pop3-poller check --config FILE [--json] [--account ID]...
+      Log in to each account as poll would and report what is waiting (STAT), then QUIT.
+      Retrieves nothing, deletes nothing, writes no archive and no events.
   pop3-poller demo [--output DIR]
       Start a local POP3 server with sample mail and poll it into DIR (default ./demo-output).
 
@@ -21,6 +27,11 @@ Exit status: 0 every account succeeded; 75 only temporary failures (retry later)
 export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'poll') return poll(rest);
+  if (command === 'check') return check(rest);
+  if (command === '--version' || command === '-V' || command === 'version') {
+    process.stdout.write(`pop3-poller ${version}\n`);
+    return 0;
+  }
   if (command === 'demo') {
     const { values } = parseArgs({ args: [...rest], options: { output: { type: 'string' } }, strict: true });
     // Loaded on demand: `poll` does not need the demo server and sample mail (~5 ms of start-up).
@@ -36,28 +47,42 @@ export async function main(argv: readonly string[]): Promise<number> {
   return 2;
 }
 
-async function poll(args: readonly string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: [...args],
-    options: {
-      config: { type: 'string', short: 'c' },
-      json: { type: 'boolean', default: false },
-      account: { type: 'string', multiple: true },
-    },
-    strict: true,
-  });
+const COMMAND_OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  json: { type: 'boolean', default: false },
+  account: { type: 'string', multiple: true },
+} as const;
+
+/** `--config`, `--json` and `--account` of `poll` and `check`; undefined after a usage error. */
+function commandArgs(
+  command: string,
+  args: readonly string[],
+): { config: CliConfig; json: boolean; accounts: readonly string[] } | undefined {
+  const { values } = parseArgs({ args: [...args], options: COMMAND_OPTIONS, strict: true });
   if (!values.config) {
-    process.stderr.write(`poll needs --config FILE\n\n${USAGE}\n`);
-    return 2;
+    process.stderr.write(`${command} needs --config FILE\n\n${USAGE}\n`);
+    return undefined;
   }
-  const config = loadConfig(values.config);
-  const { accounts, deps } = await wire(config);
-  const selected = values.account?.length ? accounts.filter((a) => values.account!.includes(a.id)) : accounts;
-  const unknown = (values.account ?? []).filter((id) => !accounts.some((a) => a.id === id));
+  return { config: loadConfig(values.config), json: values.json, accounts: values.account ?? [] };
+}
+
+/** The accounts named by `--account` (all when none is), or undefined after naming unknown ones. */
+function selectAccounts(accounts: AccountConfig[], ids: readonly string[]): AccountConfig[] | undefined {
+  const unknown = ids.filter((id) => !accounts.some((a) => a.id === id));
   if (unknown.length > 0) {
     process.stderr.write(`unknown account(s): ${unknown.join(', ')}\n`);
-    return 2;
+    return undefined;
   }
+  return ids.length > 0 ? accounts.filter((a) => ids.includes(a.id)) : accounts;
+}
+
+async function poll(args: readonly string[]): Promise<number> {
+  const parsed = commandArgs('poll', args);
+  if (!parsed) return 2;
+  const { config } = parsed;
+  const { accounts, deps } = await wire(config);
+  const selected = selectAccounts(accounts, parsed.accounts);
+  if (!selected) return 2;
   const live = process.stderr.isTTY === true;
   const limits = config.limits ?? {};
   const results = await pollAccounts(selected, deps, {
@@ -72,7 +97,27 @@ async function poll(args: readonly string[]): Promise<number> {
   });
   if (live) process.stderr.write('\r\x1b[K');
   process.stderr.write(formatResults(results));
-  if (values.json) process.stdout.write(`${JSON.stringify({ accounts: results }, null, 2)}\n`);
+  if (parsed.json) process.stdout.write(`${JSON.stringify({ accounts: results }, null, 2)}\n`);
+  return exitCode(results);
+}
+
+async function check(args: readonly string[]): Promise<number> {
+  const parsed = commandArgs('check', args);
+  if (!parsed) return 2;
+  const { accounts, credentials } = await wireCredentials(parsed.config);
+  const selected = selectAccounts(accounts, parsed.accounts);
+  if (!selected) return 2;
+  const results = await checkAccounts(
+    selected,
+    { credentials },
+    {
+      ...(parsed.config.concurrency?.accounts
+        ? { accountConcurrency: parsed.config.concurrency.accounts }
+        : {}),
+    },
+  );
+  process.stderr.write(formatChecks(results));
+  if (parsed.json) process.stdout.write(`${JSON.stringify({ accounts: results }, null, 2)}\n`);
   return exitCode(results);
 }
 

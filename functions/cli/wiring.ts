@@ -30,13 +30,22 @@ export interface Wiring {
 }
 
 export async function wire(config: CliConfig): Promise<Wiring> {
-  const accounts = config.accounts.map(toAccountConfig);
+  const { accounts, credentials } = await wireCredentials(config);
   const archive = await archiveStore(config);
   const events = await eventSink(config);
-  const credentials = await credentialSource(config.accounts);
   const stateDir =
     config.stateDir ?? ('dir' in config.archive ? join(config.archive.dir, '.state') : '.pop3-poller-state');
   return { accounts, deps: { archive, events, credentials, seen: new FileSeenStore(stateDir) } };
+}
+
+/** The accounts and their credentials alone, for `check` (which stores nothing). */
+export async function wireCredentials(
+  config: CliConfig,
+): Promise<{ accounts: AccountConfig[]; credentials: CredentialSource }> {
+  return {
+    accounts: config.accounts.map(toAccountConfig),
+    credentials: await credentialSource(config.accounts),
+  };
 }
 
 function toAccountConfig(a: CliAccount): AccountConfig {

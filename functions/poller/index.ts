@@ -1,5 +1,6 @@
 export { ACCOUNT_ID_PATTERN, type AccountConfig, type AccountSecret } from './account';
 export { archiveKey, normaliseUidl } from './archive-key';
+export { checkAccount, checkAccounts, type CheckOptions, type CheckResult } from './check';
 export {
   describeFailure,
   POLL_ERROR_CODES,
@@ -28,4 +29,5 @@ export {
   type ProviderName,
   type ProviderPreset,
 } from './providers';
+export { openSession, resolveConnection, type Connection, type OpenSession } from './session';
 export { Spool } from './spool';

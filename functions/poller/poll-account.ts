@@ -1,12 +1,5 @@
-import {
-  isPop3Error,
-  Pop3Client,
-  type MessageStream,
-  type Pop3ClientOptions,
-  type Pop3Timeouts,
-  type TlsMode,
-} from '../pop3';
-import type { AccountConfig, AccountSecret } from './account';
+import type { MessageStream, Pop3Client, Pop3ClientOptions, Pop3Timeouts } from '../pop3';
+import type { AccountConfig } from './account';
 import { archiveKey, normaliseUidl } from './archive-key';
 import { describeFailure, PollError, type FailureReport } from './errors';
 import { EventBatcher } from './event-batcher';
@@ -21,7 +14,8 @@ import {
   type SeenUidlStore,
   type StoredObject,
 } from './ports';
-import { isKeepOnlyLogin, providerPreset, type ProviderPreset } from './providers';
+import type { ProviderPreset } from './providers';
+import { openSession } from './session';
 import { Spool } from './spool';
 
 /**
@@ -149,14 +143,6 @@ const MAX_REPORTED_MESSAGE_ERRORS = 10;
 const DELE_BATCH = 32;
 /** Sessions in one run at a partial-listing provider (Gmail lists ~250 messages per session). */
 export const MAX_SESSIONS_PER_RUN = 40;
-
-/** Where and how to connect, once the secret, the account and the provider preset are combined. */
-interface Connection {
-  readonly host: string;
-  readonly port: number | undefined;
-  readonly tls: TlsMode;
-  readonly username: string;
-}
 
 /** What one session did, for deciding whether to open another. */
 interface SessionOutcome {
@@ -305,78 +291,12 @@ class AccountPoll {
     return false;
   }
 
-  /**
-   * Opens a logged-in session. When the server rejects a refreshable access token (expired early,
-   * revoked, or rotated at the provider), the credential source is asked once for a fresh one and
-   * the login is tried once more; a second rejection is the run's EAUTH. Nothing loops.
-   */
+  /** Opens a logged-in session (session.ts), and learns the account's provider preset and mode. */
   private async login(): Promise<Pop3Client> {
-    const secret = await this.deps.credentials.credentials(this.account);
-    const connect = this.deps.connect ?? ((o: Pop3ClientOptions) => Pop3Client.connect(o));
-    try {
-      return await connect(this.clientOptions(secret));
-    } catch (error) {
-      const rejectedToken = secret.refreshable ? secret.accessToken : undefined;
-      if (rejectedToken === undefined || !isPop3Error(error) || error.code !== 'EAUTH') throw error;
-      const fresh = await this.deps.credentials.credentials(this.account, {
-        rejectedAccessToken: rejectedToken,
-      });
-      return connect(this.clientOptions(fresh));
-    }
-  }
-
-  /**
-   * Where to connect: the secret's settings, then the account's, then the provider preset's
-   * (the secret's `provider` wins over the account's; a known provider host selects its preset).
-   */
-  private connection(secret: AccountSecret): Connection {
-    const id = this.account.id;
-    const explicitHost = secret.host ?? this.account.host;
-    const preset = providerPreset(secret.provider ?? this.account.provider, explicitHost);
-    const host = explicitHost ?? preset?.host;
-    const username = secret.username ?? this.account.username;
-    if (!host) throw new PollError('ECONFIG', `account "${id}" has no host`);
-    if (!username) throw new PollError('ECONFIG', `account "${id}" has no username`);
-    if (isKeepOnlyLogin(preset, username)) {
-      // Gmail `recent:` lists the last 30 days whatever was downloaded before: a DELE there would
-      // act on mail another client (or a normal login) may not have seen yet.
-      const why = `account "${id}" logs in with "${preset!.keepOnlyPrefix}", where messages must never be deleted:`;
-      if (this.account.mode === 'delete')
-        throw new PollError('ECONFIG', `${why} set mode "keep" or leave mode unset`);
-      if (this.account.deleteAfterDays !== undefined)
-        throw new PollError('ECONFIG', `${why} remove deleteAfterDays`);
-      this.mode = 'keep';
-    }
-    this.preset = preset;
-    return {
-      host,
-      port: secret.port ?? this.account.port ?? preset?.port,
-      tls: secret.tls ?? this.account.tls ?? preset?.tls ?? 'implicit',
-      username,
-    };
-  }
-
-  private clientOptions(secret: AccountSecret): Pop3ClientOptions {
-    const { host, port, tls, username } = this.connection(secret);
-    return {
-      host,
-      ...(port !== undefined ? { port } : {}),
-      tls,
-      tlsOptions: {
-        ...(this.account.caPem ? { ca: this.account.caPem } : {}),
-        ...(this.account.certificateSha256 ? { certificateSha256: this.account.certificateSha256 } : {}),
-      },
-      allowPlaintextAuth: this.account.allowPlaintextAuth ?? false,
-      auth: {
-        username,
-        ...(secret.password !== undefined ? { password: secret.password } : {}),
-        ...(secret.accessToken !== undefined ? { accessToken: secret.accessToken } : {}),
-        method: this.account.authMethod ?? 'auto',
-      },
-      ...(this.options.timeouts ? { timeouts: this.options.timeouts } : {}),
-      ...(this.options.maxMessageBytes ? { maxMessageBytes: this.options.maxMessageBytes } : {}),
-      ...(this.options.signal ? { signal: this.options.signal } : {}),
-    };
+    const { client, connection } = await openSession(this.account, this.deps, this.options);
+    this.preset = connection.preset;
+    if (connection.keepOnly) this.mode = 'keep';
+    return client;
   }
 
   /** Lists the mailbox and decides what to fetch this session, and (keep mode) what has expired. */

@@ -1,4 +1,5 @@
 import type { AccountConfig } from './account';
+import { mapBounded } from './bounded';
 import { describeFailure } from './errors';
 import { EVENT_SOURCE, stableEventId, type PollEvent, type PollSummaryDetail } from './events';
 import { pollAccount, type AccountResult, type PollDependencies, type PollOptions } from './poll-account';
@@ -19,26 +20,17 @@ export async function pollAccounts(
   deps: PollDependencies,
   options: PollAccountsOptions,
 ): Promise<AccountResult[]> {
-  const results: AccountResult[] = new Array(accounts.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < accounts.length) {
-      const index = next++;
-      const account = accounts[index]!;
-      let result: AccountResult;
-      try {
-        result = await pollAccount(account, deps, options);
-      } catch (error) {
-        // pollAccount reports failures in its result; this is only for the unexpected.
-        result = failedResult(account.id, error);
-      }
-      results[index] = result;
-      if (options.summaryEvents !== false) await publishSummary(result, deps, options);
+  return mapBounded(accounts, options.accountConcurrency ?? 4, async (account) => {
+    let result: AccountResult;
+    try {
+      result = await pollAccount(account, deps, options);
+    } catch (error) {
+      // pollAccount reports failures in its result; this is only for the unexpected.
+      result = failedResult(account.id, error);
     }
-  };
-  const workers = Math.max(1, Math.min(options.accountConcurrency ?? 4, accounts.length));
-  await Promise.all(Array.from({ length: workers }, worker));
-  return results;
+    if (options.summaryEvents !== false) await publishSummary(result, deps, options);
+    return result;
+  });
 }
 
 async function publishSummary(

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { chooseAuthMethod, guardCleartext } from './auth-choice';
 import { Capabilities } from './capabilities';
 import { checkCount, checkNumber, encodeCommand, encodeResponseLine, MAX_COMMAND_OCTETS } from './command';
@@ -15,13 +16,14 @@ import {
 import { MessageStream } from './message-stream';
 import {
   DEFAULT_TIMEOUTS,
+  defaultPort,
   validateOptions,
   type Pop3ClientOptions,
   type Pop3Timeouts,
   type TraceEvent,
 } from './options';
 import { printable, ReplyDecoder, type AfterStatus, type StatusLine } from './reply-decoder';
-import { apopDigest, saslClient, type Credentials, type SaslMechanismName } from './sasl';
+import { apopDigest, saslClient, type AuthMethod, type Credentials, type SaslMechanismName } from './sasl';
 import { openSocket, upgradeSocket } from './transport';
 
 export type SessionState = 'connecting' | 'authorization' | 'transaction' | 'closed';
@@ -69,6 +71,7 @@ export class Pop3Client {
   private apopTimestamp: string | undefined;
   private pipeliningActive = false;
   private encrypted: boolean;
+  private loggedInWith: AuthMethod | undefined;
   private stateValue: SessionState = 'connecting';
   private readonly closedPromise: Promise<void>;
   private resolveClosed!: () => void;
@@ -125,7 +128,7 @@ export class Pop3Client {
     validateOptions(options);
     const mode = options.tls ?? 'implicit';
     const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
-    const port = options.port ?? (mode === 'implicit' ? 995 : 110);
+    const port = options.port ?? defaultPort(mode);
     const socket = await openSocket(
       { host: options.host, port, ...(options.localAddress ? { localAddress: options.localAddress } : {}) },
       mode === 'implicit',
@@ -160,6 +163,16 @@ export class Pop3Client {
 
   get isEncrypted(): boolean {
     return this.encrypted;
+  }
+
+  /** The TLS version negotiated (`TLSv1.3`, …), once the session is encrypted. */
+  get tlsProtocol(): string | undefined {
+    return this.encrypted ? ((this.socket as TLSSocket).getProtocol?.() ?? undefined) : undefined;
+  }
+
+  /** How the session logged in (`USER`, `APOP` or a SASL mechanism), once it has. */
+  get loginMethod(): AuthMethod | undefined {
+    return this.loggedInWith;
   }
 
   /** Resolves once the connection is closed, for whatever reason. */
@@ -211,6 +224,7 @@ export class Pop3Client {
       throw this.failure ?? new Pop3Error('ECLOSED', 'session closed during login', { command: method });
     }
     this.stateValue = 'transaction';
+    this.loggedInWith = method;
     await this.refreshCapabilities();
     this.pipeliningActive = this.capa.pipelining;
   }

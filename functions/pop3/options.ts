@@ -15,6 +15,11 @@ export interface Pop3Timeouts {
 
 export const DEFAULT_TIMEOUTS: Pop3Timeouts = { connectMs: 15_000, greetingMs: 15_000, idleMs: 60_000 };
 
+/** The port a mode connects to unless told otherwise: 995 for implicit TLS (RFC 8314 §7), else 110. */
+export function defaultPort(tls: TlsMode = 'implicit'): number {
+  return tls === 'implicit' ? 995 : 110;
+}
+
 export interface TraceEvent {
   readonly direction: 'client' | 'server';
   /** The line, with credentials replaced by `[redacted]`. Message bodies are never traced. */

@@ -263,6 +263,66 @@ describeWithDovecot('pop3-poller poll (against Dovecot)', () => {
     expect(run.stderr).toContain('POP3_TEST_PASSWORD');
     expect(server.mailboxCount('alice')).toBe(1);
   });
+
+  it('check logs in, reports what is waiting, and leaves mailbox, archive and events untouched', async () => {
+    const mail = sampleMail();
+    server.deliver(mail, 'alice');
+    const before = server.mailboxFiles('alice');
+    const config = writeConfig([alice(), alice({ id: 'stls', tls: 'starttls', port: server.plainPort })]);
+
+    const run = await runCli(['check', '--config', config, '--json'], { POP3_TEST_PASSWORD: PASSWORD });
+
+    expect(run.code).toBe(0);
+    const octets = mail.reduce((sum, m) => sum + m.length, 0);
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `support\\s+ok\\s+127\\.0\\.0\\.1:${server.tlsPort} \\(TLSv1\\.3\\)\\s+login PLAIN\\s+4 messages, `,
+      ),
+    );
+    expect(run.stderr).toMatch(
+      new RegExp(`stls\\s+ok\\s+127\\.0\\.0\\.1:${server.plainPort} \\(STLS, TLSv1\\.3\\)`),
+    );
+    const report = JSON.parse(run.stdout) as { accounts: Array<Record<string, unknown>> };
+    expect(report.accounts.map((a) => [a.accountId, a.status, a.messages, a.octets, a.mode])).toEqual([
+      ['support', 'ok', 4, octets, 'delete'],
+      ['stls', 'ok', 4, octets, 'delete'],
+    ]);
+    expect(server.mailboxFiles('alice')).toEqual(before);
+    expect(readdirSync(work).sort()).toEqual(['poller.json']);
+    expect(run.stderr + run.stdout).not.toContain(PASSWORD);
+  });
+
+  it('check exits 1 on a rejected password and names the account, never the password', async () => {
+    const config = writeConfig([
+      alice({ id: 'wrong', password: 'not-the-password', passwordEnv: undefined }),
+      alice({ id: 'right' }),
+    ]);
+
+    const run = await runCli(['check', '--config', config], { POP3_TEST_PASSWORD: PASSWORD });
+
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/wrong\s+failed\s+127\.0\.0\.1:\d+ \(implicit TLS\)\s+error EAUTH: /);
+    expect(run.stderr).toMatch(/right\s+ok\s+/);
+    expect(run.stderr + run.stdout).not.toContain('not-the-password');
+  });
+
+  it('check and poll refuse an unknown --account with exit 2', async () => {
+    const config = writeConfig([alice()]);
+    for (const command of ['check', 'poll']) {
+      const run = await runCli([command, '--config', config, '--account', 'nobody']);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain('unknown account(s): nobody');
+    }
+  });
+});
+
+describe('pop3-poller --version', () => {
+  it("prints the package's version", async () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const run = await runCli(['--version']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`pop3-poller ${version}\n`);
+  });
 });
 
 describe('pop3-poller demo', () => {
