@@ -19,6 +19,12 @@ export interface RunResult {
   readonly maxRssKb: number;
   /** CPU time of the process (all its threads), user and system, in milliseconds. */
   readonly cpuMs: { readonly user: number; readonly system: number };
+  /**
+   * CPU time the rest of the machine used meanwhile (the POP3 server, kernel threads doing the
+   * client's journal commits and network work), in milliseconds: all CPUs' busy time from
+   * /proc/stat over the run, minus the client's own. Undefined where /proc/stat is missing.
+   */
+  readonly restCpuMs: number | undefined;
   readonly stdout: string;
   readonly stderr: string;
 }
@@ -35,6 +41,7 @@ export async function runMeasured(
   const dir = mkdtempSync(join(tmpdir(), 'bench-time-'));
   const timeFile = join(dir, 'time.txt');
   try {
+    const busyBefore = machineBusyMs();
     const started = process.hrtime.bigint();
     const child = spawn(TIME_BINARY, ['-f', '%M %U %S', '-o', timeFile, command, ...args], {
       env,
@@ -49,13 +56,36 @@ export async function runMeasured(
       child.once('exit', (c) => resolve(c));
     });
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    const busyAfter = machineBusyMs();
     if (code !== 0) throw new Error(`${command} exited with ${code}: ${stderr.trim()} ${stdout.trim()}`);
     const lines = readFileSync(timeFile, 'utf8').trim().split('\n');
     const [rss, user, system] = lines[lines.length - 1]!.split(' ').map(Number);
-    return { ms, maxRssKb: rss!, cpuMs: { user: user! * 1000, system: system! * 1000 }, stdout, stderr };
+    const cpuMs = { user: user! * 1000, system: system! * 1000 };
+    const restCpuMs =
+      busyBefore === undefined || busyAfter === undefined
+        ? undefined
+        : Math.max(0, busyAfter - busyBefore - cpuMs.user - cpuMs.system);
+    return { ms, maxRssKb: rss!, cpuMs, restCpuMs, stdout, stderr };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Busy CPU time of the whole machine so far (user, nice, system, irq, softirq over all CPUs, from
+ * the first line of /proc/stat), in milliseconds, or undefined without /proc/stat. USER_HZ is 100
+ * on Linux.
+ */
+function machineBusyMs(): number | undefined {
+  if (!existsSync('/proc/stat')) return undefined;
+  const fields = readFileSync('/proc/stat', 'utf8')
+    .split('\n', 1)[0]!
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const [user, nice, system, , , irq, softirq] = fields;
+  return (user! + nice! + system! + irq! + softirq!) * 10;
 }
 
 /** Number of files and their total size, directly in `dir`. */
