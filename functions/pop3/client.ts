@@ -3,6 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import { chooseAuthMethod, guardCleartext } from './auth-choice';
 import { Capabilities } from './capabilities';
 import { checkCount, checkNumber, encodeCommand, encodeResponseLine, MAX_COMMAND_OCTETS } from './command';
+import { DirectReader } from './direct-reader';
 import { errorCodeForResponseCode, Pop3Error, type Pop3ErrorCode } from './errors';
 import {
   parseList,
@@ -82,6 +83,8 @@ export class Pop3Client {
     private readonly options: Pop3ClientOptions,
     socket: Socket,
     encrypted: boolean,
+    /** Reads `socket` through `onread` instead of 'data' events (implicit TLS only). */
+    private readonly reader: DirectReader | undefined,
   ) {
     this.socket = socket;
     this.encrypted = encrypted;
@@ -129,14 +132,16 @@ export class Pop3Client {
     const mode = options.tls ?? 'implicit';
     const timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     const port = options.port ?? defaultPort(mode);
+    const reader = mode === 'implicit' ? new DirectReader() : undefined;
     const socket = await openSocket(
       { host: options.host, port, ...(options.localAddress ? { localAddress: options.localAddress } : {}) },
       mode === 'implicit',
       options.tlsOptions ?? {},
       timeouts.connectMs,
       options.signal,
+      reader,
     );
-    const client = new Pop3Client(options, socket, mode === 'implicit');
+    const client = new Pop3Client(options, socket, mode === 'implicit', reader);
     try {
       await client.greeting();
       await client.refreshCapabilities();
@@ -694,7 +699,8 @@ export class Pop3Client {
   };
 
   private attach(socket: Socket): void {
-    socket.on('data', this.onData);
+    if (this.reader) this.reader.start(socket, this.onData);
+    else socket.on('data', this.onData);
     socket.on('error', this.onSocketError);
     socket.on('close', this.onSocketClose);
     socket.on('end', this.onSocketClose);
@@ -702,7 +708,8 @@ export class Pop3Client {
   }
 
   private detach(socket: Socket): void {
-    socket.off('data', this.onData);
+    if (this.reader) this.reader.stop();
+    else socket.off('data', this.onData);
     socket.off('error', this.onSocketError);
     socket.off('close', this.onSocketClose);
     socket.off('end', this.onSocketClose);
@@ -712,13 +719,15 @@ export class Pop3Client {
   private pauseForConsumer(): void {
     if (this.pausedForConsumer) return;
     this.pausedForConsumer = true;
-    this.socket.pause();
+    if (this.reader) this.reader.pause();
+    else this.socket.pause();
   }
 
   private resumeForConsumer(): void {
     if (!this.pausedForConsumer) return;
     this.pausedForConsumer = false;
-    this.socket.resume();
+    if (this.reader) this.reader.resume();
+    else this.socket.resume();
   }
 
   private fatal(error: Pop3Error): void {

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import type { DirectReader } from './direct-reader';
 import { Pop3Error } from './errors';
 
 /**
@@ -40,6 +41,8 @@ export async function openSocket(
   settings: TlsSettings,
   timeoutMs: number,
   signal?: AbortSignal,
+  /** Reads the implicit-TLS socket's cleartext through `onread` (direct-reader.ts). */
+  reader?: DirectReader,
 ): Promise<net.Socket> {
   const socket = implicitTls
     ? tls.connect({
@@ -47,6 +50,7 @@ export async function openSocket(
         port: target.port,
         ...(target.localAddress ? { localAddress: target.localAddress } : {}),
         ...tlsOptions(target.host, settings),
+        ...(reader ? { onread: reader.onread } : {}),
       })
     : net.connect({
         host: target.host,
