@@ -751,6 +751,9 @@ describeWithDovecot('Class: Pop3Client (against Dovecot)', () => {
       expect(error.response).toMatch(/^-ERR \[SYS\/TEMP\] Internal error occurred/);
       // Dovecot says `+OK Logged in.` first, then the -ERR on its own.
       expect(trace.lines('server')).toContain('+OK Logged in.');
+      // Dovecot's log process may write the mail process's error after the client has read it.
+      const deadline = Date.now() + 3_000;
+      while (!/pop3\(bob\).*Permission denied/.test(server.log()) && Date.now() < deadline) await sleep(20);
       expect(server.log()).toMatch(/pop3\(bob\).*Permission denied/);
     });
 
