@@ -8,7 +8,7 @@ import { pollAccounts } from '../poller/poll-accounts';
 import { loadConfig, type CliConfig } from './config';
 import type * as DemoModule from './demo/demo';
 import { exitCode, formatChecks, formatProgress, formatResults } from './report';
-import { wire, wireCredentials } from './wiring';
+import { wire, wireCheck } from './wiring';
 
 const USAGE = `Usage:
   pop3-poller poll --config FILE [--json] [--account ID]...
@@ -104,18 +104,14 @@ async function poll(args: readonly string[]): Promise<number> {
 async function check(args: readonly string[]): Promise<number> {
   const parsed = commandArgs('check', args);
   if (!parsed) return 2;
-  const { accounts, credentials } = await wireCredentials(parsed.config);
+  const { accounts, deps } = await wireCheck(parsed.config);
   const selected = selectAccounts(accounts, parsed.accounts);
   if (!selected) return 2;
-  const results = await checkAccounts(
-    selected,
-    { credentials },
-    {
-      ...(parsed.config.concurrency?.accounts
-        ? { accountConcurrency: parsed.config.concurrency.accounts }
-        : {}),
-    },
-  );
+  const results = await checkAccounts(selected, deps, {
+    ...(parsed.config.concurrency?.accounts
+      ? { accountConcurrency: parsed.config.concurrency.accounts }
+      : {}),
+  });
   process.stderr.write(formatChecks(results));
   if (parsed.json) process.stdout.write(`${JSON.stringify({ accounts: results }, null, 2)}\n`);
   return exitCode(results);

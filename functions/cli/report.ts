@@ -45,7 +45,10 @@ export function formatChecks(results: readonly CheckResult[]): string {
     }
     if (r.loginMethod) parts.push(`login ${r.loginMethod}`);
     if (r.messages !== undefined) {
-      parts.push(`${r.messages} message${r.messages === 1 ? '' : 's'}, ${formatBytes(r.octets ?? 0)}`);
+      const fresh = r.newMessages !== undefined ? ` (${r.newMessages} new)` : '';
+      parts.push(
+        `${r.messages} message${r.messages === 1 ? '' : 's'}, ${formatBytes(r.octets ?? 0)}${fresh}`,
+      );
     }
     if (r.mode && !r.error) parts.push(`mode ${r.mode}`);
     if (r.loginDelaySeconds) parts.push(`login delay ${r.loginDelaySeconds} s`);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AccountConfig } from '../poller/account';
+import type { CheckDependencies } from '../poller/check';
 import type { PollDependencies } from '../poller/poll-account';
 import type { ArchiveStore, CredentialSource, EventSink } from '../poller/ports';
 import { DirectoryArchiveStore } from '../adapters/directory-archive-store';
@@ -30,21 +31,24 @@ export interface Wiring {
 }
 
 export async function wire(config: CliConfig): Promise<Wiring> {
-  const { accounts, credentials } = await wireCredentials(config);
+  const { accounts, deps } = await wireCheck(config);
   const archive = await archiveStore(config);
   const events = await eventSink(config);
-  const stateDir =
-    config.stateDir ?? ('dir' in config.archive ? join(config.archive.dir, '.state') : '.pop3-poller-state');
-  return { accounts, deps: { archive, events, credentials, seen: new FileSeenStore(stateDir) } };
+  return { accounts, deps: { ...deps, archive, events } };
 }
 
-/** The accounts and their credentials alone, for `check` (which stores nothing). */
-export async function wireCredentials(
+/**
+ * What `check` needs: the accounts, their credentials and the keep-mode state (read only). Not the
+ * archive or the events sink: a check stores nothing.
+ */
+export async function wireCheck(
   config: CliConfig,
-): Promise<{ accounts: AccountConfig[]; credentials: CredentialSource }> {
+): Promise<{ accounts: AccountConfig[]; deps: CheckDependencies }> {
+  const stateDir =
+    config.stateDir ?? ('dir' in config.archive ? join(config.archive.dir, '.state') : '.pop3-poller-state');
   return {
     accounts: config.accounts.map(toAccountConfig),
-    credentials: await credentialSource(config.accounts),
+    deps: { credentials: await credentialSource(config.accounts), seen: new FileSeenStore(stateDir) },
   };
 }
 

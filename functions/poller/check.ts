@@ -2,13 +2,15 @@ import { defaultPort, type AuthMethod, type TlsMode } from '../pop3';
 import type { AccountConfig } from './account';
 import { mapBounded } from './bounded';
 import { describeFailure, type FailureReport } from './errors';
-import { systemClock, type Clock } from './ports';
+import { listMailbox, splitKeepMode } from './mailbox';
+import { systemClock, type Clock, type SeenUidlStore } from './ports';
 import { openSession, type SessionDependencies, type SessionOptions } from './session';
 
 /**
  * A check of an account, for setting one up: log in exactly as a poll would (same secret, TLS
- * settings, login method choice, token refresh), ask STAT what is waiting, read the capabilities
- * and QUIT. Nothing is retrieved and nothing is marked deleted, so the QUIT removes nothing
+ * settings, login method choice, token refresh), ask STAT what is waiting (in keep mode also LIST
+ * and UIDL, against the seen-UIDL store, for what a poll would fetch), read the capabilities and
+ * QUIT. Nothing is retrieved and nothing is marked deleted, so the QUIT removes nothing
  * (RFC 1939 §6). The one side effect a check can have is a poll's too: a refresh token rotated by
  * the token endpoint is written back to its secret.
  */
@@ -31,6 +33,8 @@ export interface CheckResult {
   /** Messages in the mailbox and their total size, from STAT. */
   readonly messages?: number;
   readonly octets?: number;
+  /** Keep mode: the messages a poll would fetch, those whose UIDL it has not archived before. */
+  readonly newMessages?: number;
   /** Capability tags the server listed after login (RFC 2449). */
   readonly capabilities?: readonly string[];
   /** RFC 2449 §6.5: seconds the server wants between logins. */
@@ -45,9 +49,14 @@ export interface CheckOptions extends SessionOptions {
   readonly clock?: Clock;
 }
 
+export interface CheckDependencies extends SessionDependencies {
+  /** Where keep mode remembers archived UIDLs; needed to count a keep-mode account's new mail. */
+  readonly seen?: SeenUidlStore;
+}
+
 export async function checkAccount(
   account: AccountConfig,
-  deps: SessionDependencies,
+  deps: CheckDependencies,
   options: CheckOptions = {},
 ): Promise<CheckResult> {
   const clock = options.clock ?? systemClock;
@@ -77,6 +86,11 @@ export async function checkAccount(
       };
       const { count, size } = await client.stat();
       found = { ...found, messages: count, octets: size };
+      if (found.mode === 'keep') {
+        const listing = await listMailbox(client);
+        const { fresh } = await splitKeepMode(account, listing, deps.seen, clock.now());
+        found = { ...found, newMessages: fresh.length };
+      }
       await client.quit();
     } finally {
       client.destroy();
@@ -96,7 +110,7 @@ export async function checkAccount(
 /** Checks every account, a bounded number at a time; one account's failure never stops another. */
 export function checkAccounts(
   accounts: readonly AccountConfig[],
-  deps: SessionDependencies,
+  deps: CheckDependencies,
   options: CheckOptions = {},
 ): Promise<CheckResult[]> {
   return mapBounded(accounts, options.accountConcurrency ?? 4, (account) =>

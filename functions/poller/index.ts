@@ -1,6 +1,12 @@
 export { ACCOUNT_ID_PATTERN, type AccountConfig, type AccountSecret } from './account';
 export { archiveKey, normaliseUidl } from './archive-key';
-export { checkAccount, checkAccounts, type CheckOptions, type CheckResult } from './check';
+export {
+  checkAccount,
+  checkAccounts,
+  type CheckDependencies,
+  type CheckOptions,
+  type CheckResult,
+} from './check';
 export {
   describeFailure,
   POLL_ERROR_CODES,

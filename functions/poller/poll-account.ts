@@ -1,8 +1,9 @@
 import type { MessageStream, Pop3Client, Pop3ClientOptions, Pop3Timeouts } from '../pop3';
 import type { AccountConfig } from './account';
-import { archiveKey, normaliseUidl } from './archive-key';
+import { archiveKey } from './archive-key';
 import { describeFailure, PollError, type FailureReport } from './errors';
 import { EventBatcher } from './event-batcher';
+import { listMailbox, splitKeepMode, type Candidate } from './mailbox';
 import { EVENT_SOURCE, stableEventId, type MessageArchivedDetail, type PollEvent } from './events';
 import { DEFAULT_METADATA_LIMITS, readMetadata, type MessageMetadata, type MetadataLimits } from './metadata';
 import {
@@ -130,12 +131,6 @@ export interface AccountResult {
   readonly error?: FailureReport;
   /** Per-message problems that did not stop the run (first few). */
   readonly messageErrors: readonly FailureReport[];
-}
-
-interface Candidate {
-  readonly messageNumber: number;
-  readonly uidl: string | undefined;
-  readonly size: number;
 }
 
 const MAX_REPORTED_MESSAGE_ERRORS = 10;
@@ -301,40 +296,16 @@ class AccountPoll {
 
   /** Lists the mailbox and decides what to fetch this session, and (keep mode) what has expired. */
   private async plan(client: Pop3Client): Promise<{ fetch: Candidate[]; expired: Candidate[] }> {
-    // LIST and UIDL go out together when the server pipelines.
-    const [list, uidl] = await Promise.all([
-      client.list(),
-      client.uidl().catch((error: unknown) => {
-        if (client.state === 'closed') throw error;
-        return undefined; // a server without UIDL (RFC 1939 makes it optional)
-      }),
-    ]);
-    const uidls = uniqueUidls(uidl ?? []);
-    let candidates: Candidate[] = list.map((entry) => ({
-      messageNumber: entry.messageNumber,
-      uidl: uidls.get(entry.messageNumber),
-      size: entry.size,
-    }));
+    const listing = await listMailbox(client);
+    let candidates = listing.candidates;
     let expired: Candidate[] = [];
     if (this.mode === 'keep') {
-      if (!uidl)
-        throw new PollError(
-          'ECONFIG',
-          `account "${this.account.id}" is in keep mode, but the server has no UIDL`,
-        );
-      if (!this.deps.seen) throw new PollError('ECONFIG', 'keep mode needs a seen-UIDL store');
-      const known = candidates.filter((c) => c.uidl !== undefined).map((c) => c.uidl!);
-      const seen = await this.deps.seen.seen(this.account.id, known);
-      const days = this.account.deleteAfterDays;
-      if (days !== undefined) {
-        const cutoff = this.clock.now().getTime() - days * 86_400_000;
-        expired = candidates.filter(
-          (c) => c.uidl !== undefined && (seen.get(c.uidl)?.getTime() ?? Infinity) <= cutoff,
-        );
-      }
-      // A message whose UIDL is missing or duplicated cannot be remembered: it is fetched each
-      // run, which costs a re-archive (idempotent) but never loses it.
-      candidates = candidates.filter((c) => c.uidl === undefined || !seen.has(c.uidl));
+      ({ fresh: candidates, expired } = await splitKeepMode(
+        this.account,
+        listing,
+        this.deps.seen,
+        this.clock.now(),
+      ));
     }
     this.listed += candidates.length;
 
@@ -644,16 +615,6 @@ class AccountPoll {
 }
 
 /** UIDL by message number, leaving out UIDLs the server gave to more than one message. */
-function uniqueUidls(entries: ReadonlyArray<{ messageNumber: number; uid: string }>): Map<number, string> {
-  const count = new Map<string, number>();
-  for (const e of entries) count.set(e.uid, (count.get(e.uid) ?? 0) + 1);
-  const out = new Map<number, string>();
-  for (const e of entries) {
-    if (e.uid !== '' && count.get(e.uid) === 1) out.set(e.messageNumber, normaliseUidl(e.uid));
-  }
-  return out;
-}
-
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

@@ -31,15 +31,16 @@ describe('formatChecks', () => {
       'support  ok       pop.example.com:995 (TLSv1.3)  login PLAIN  12 messages, 3.0 MB  mode delete  0.2 s',
     ],
     [
-      'STLS, one message, keep mode, a LOGIN-DELAY',
+      'STLS, one message (new), keep mode, a LOGIN-DELAY',
       {
         server: { host: 'mail.example.org', port: 110, tls: 'starttls', tlsProtocol: 'TLSv1.2' },
         messages: 1,
         octets: 900,
+        newMessages: 1,
         mode: 'keep',
         loginDelaySeconds: 300,
       },
-      'support  ok       mail.example.org:110 (STLS, TLSv1.2)  login PLAIN  1 message, 900 B  mode keep  login delay 300 s  0.2 s',
+      'support  ok       mail.example.org:110 (STLS, TLSv1.2)  login PLAIN  1 message, 900 B (1 new)  mode keep  login delay 300 s  0.2 s',
     ],
     [
       'no TLS, an IPv6 address',

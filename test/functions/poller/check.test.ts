@@ -1,8 +1,14 @@
 import { inspect } from 'node:util';
 import { checkAccount, checkAccounts } from '../../../functions/poller/check';
+import { pollAccount } from '../../../functions/poller/poll-account';
 import type { CredentialSource } from '../../../functions/poller/ports';
 import { DovecotServer } from '../../support/dovecot';
-import { StaticCredentials } from '../../support/memory-ports';
+import {
+  MemoryArchive,
+  MemoryEventSink,
+  MemorySeenStore,
+  StaticCredentials,
+} from '../../support/memory-ports';
 import { dovecotAccount, makeMessages } from '../../support/poll-fixtures';
 import { describeWithDovecot } from '../../support/with-dovecot';
 
@@ -12,6 +18,9 @@ import { describeWithDovecot } from '../../support/with-dovecot';
  */
 
 const PASSWORD = 'Ch3ck-S3cret-pa55';
+
+/** The mailbox's messages, whatever order and Maildir folder (new/, cur/) Dovecot keeps them in. */
+const contents = (server: DovecotServer): Buffer[] => server.mailboxFiles().sort(Buffer.compare);
 const WRONG_PASSWORD = 'Wr0ng-Ch3ck-pa55-91d2';
 
 describeWithDovecot('checkAccount (against Dovecot)', () => {
@@ -28,7 +37,7 @@ describeWithDovecot('checkAccount (against Dovecot)', () => {
   it('reports the server, the login method and what is waiting, and changes nothing', async () => {
     const mail = makeMessages(3, { bodyBytes: 2000 });
     server.deliver(mail);
-    const before = server.mailboxFiles();
+    const before = contents(server);
 
     const result = await checkAccount(dovecotAccount(server, 'inbox'), { credentials: credentials() });
 
@@ -44,22 +53,49 @@ describeWithDovecot('checkAccount (against Dovecot)', () => {
       capabilities: expect.arrayContaining(['PIPELINING', 'UIDL', 'TOP']),
       durationMs: expect.any(Number),
     });
-    expect(server.mailboxFiles()).toEqual(before);
+    expect(contents(server)).toEqual(before);
   });
 
-  it('over STLS, and in keep mode, says so', async () => {
-    const result = await checkAccount(
-      dovecotAccount(server, 'inbox', { tls: 'starttls', port: server.plainPort, mode: 'keep' }),
-      { credentials: credentials() },
+  it('over STLS, and in keep mode, counts what a poll would fetch: what it has not archived', async () => {
+    const account = dovecotAccount(server, 'inbox', {
+      tls: 'starttls',
+      port: server.plainPort,
+      mode: 'keep',
+    });
+    const seen = new MemorySeenStore();
+    server.deliver(makeMessages(3, { batch: 'first' }));
+    const poll = await pollAccount(
+      account,
+      { credentials: credentials(), archive: new MemoryArchive(), events: new MemoryEventSink(), seen },
+      { runId: 'run' },
     );
+    expect(poll).toEqual(expect.objectContaining({ status: 'ok', archived: 3, deleted: 0 }));
+    server.deliver(makeMessages(2, { batch: 'second' }));
+    const before = contents(server);
+
+    const result = await checkAccount(account, { credentials: credentials(), seen });
 
     expect(result).toEqual(
       expect.objectContaining({
         status: 'ok',
         server: { host: server.host, port: server.plainPort, tls: 'starttls', tlsProtocol: 'TLSv1.3' },
         mode: 'keep',
+        messages: 5,
+        newMessages: 2,
+      }),
+    );
+    expect(contents(server)).toEqual(before);
+  });
+
+  it('in keep mode without a seen-UIDL store, says what is missing', async () => {
+    const result = await checkAccount(dovecotAccount(server, 'inbox', { mode: 'keep' }), {
+      credentials: credentials(),
+    });
+    expect(result).toEqual(
+      expect.objectContaining({
+        status: 'failed',
         messages: 0,
-        octets: 0,
+        error: expect.objectContaining({ code: 'ECONFIG', message: 'keep mode needs a seen-UIDL store' }),
       }),
     );
   });

@@ -1,0 +1,86 @@
+import type { Pop3Client } from '../pop3';
+import type { AccountConfig } from './account';
+import { normaliseUidl } from './archive-key';
+import { PollError } from './errors';
+import type { SeenUidlStore } from './ports';
+
+/**
+ * What is in a mailbox and, in keep mode, what of it is new: the listing a poll plans from and a
+ * check reports, so that both count the same messages.
+ */
+
+/** A message on the server, as listed. */
+export interface Candidate {
+  readonly messageNumber: number;
+  /** Undefined when the server has no UIDL, or gave this one to more than one message. */
+  readonly uidl: string | undefined;
+  /** The LIST size: a hint (servers get it wrong), good enough for budgets. */
+  readonly size: number;
+}
+
+export interface Listing {
+  readonly candidates: Candidate[];
+  /** The server answered UIDL (RFC 1939 makes it optional). */
+  readonly hasUidl: boolean;
+}
+
+/** LIST and UIDL, sent together when the server pipelines. */
+export async function listMailbox(client: Pop3Client): Promise<Listing> {
+  const [list, uidl] = await Promise.all([
+    client.list(),
+    client.uidl().catch((error: unknown) => {
+      if (client.state === 'closed') throw error;
+      return undefined; // a server without UIDL
+    }),
+  ]);
+  const uidls = uniqueUidls(uidl ?? []);
+  return {
+    candidates: list.map((entry) => ({
+      messageNumber: entry.messageNumber,
+      uidl: uidls.get(entry.messageNumber),
+      size: entry.size,
+    })),
+    hasUidl: uidl !== undefined,
+  };
+}
+
+/**
+ * Keep mode: the listed messages not archived before (`fresh`), and those archived at least
+ * `deleteAfterDays` ago (`expired`, due for DELE). A message whose UIDL is missing or duplicated
+ * cannot be remembered: it is fresh every run, which costs a re-archive (idempotent) but never
+ * loses it.
+ */
+export async function splitKeepMode(
+  account: AccountConfig,
+  listing: Listing,
+  seenStore: SeenUidlStore | undefined,
+  now: Date,
+): Promise<{ fresh: Candidate[]; expired: Candidate[] }> {
+  if (!listing.hasUidl) {
+    throw new PollError('ECONFIG', `account "${account.id}" is in keep mode, but the server has no UIDL`);
+  }
+  if (!seenStore) throw new PollError('ECONFIG', 'keep mode needs a seen-UIDL store');
+  const { candidates } = listing;
+  const known = candidates.filter((c) => c.uidl !== undefined).map((c) => c.uidl!);
+  const seen = await seenStore.seen(account.id, known);
+  const days = account.deleteAfterDays;
+  let expired: Candidate[] = [];
+  if (days !== undefined) {
+    const cutoff = now.getTime() - days * 86_400_000;
+    expired = candidates.filter(
+      (c) => c.uidl !== undefined && (seen.get(c.uidl)?.getTime() ?? Infinity) <= cutoff,
+    );
+  }
+  return { fresh: candidates.filter((c) => c.uidl === undefined || !seen.has(c.uidl)), expired };
+}
+
+/** Message number → UIDL, leaving out empty UIDLs and any given to more than one message. */
+function uniqueUidls(entries: ReadonlyArray<{ messageNumber: number; uid: string }>): Map<number, string> {
+  const count = new Map<string, number>();
+  for (const e of entries) count.set(e.uid, (count.get(e.uid) ?? 0) + 1);
+  const out = new Map<number, string>();
+  for (const e of entries) {
+    if (e.uid !== '' && count.get(e.uid) === 1) out.set(e.messageNumber, normaliseUidl(e.uid));
+  }
+  return out;
+}
