@@ -15,6 +15,7 @@ const USAGE = `Usage:
       One pass over every account in FILE: retrieve, archive, announce, delete.
       --json         print a machine-readable summary on stdout
       --account ID   poll only this account (repeatable)
+      Ctrl-C (or SIGTERM) once: finish the messages in flight, then stop; twice: exit at once.
   pop3-poller check --config FILE [--json] [--account ID]...
       Log in to each account as poll would and report what is waiting (STAT), then QUIT.
       Retrieves nothing, deletes nothing, writes no archive and no events.
@@ -85,8 +86,10 @@ async function poll(args: readonly string[]): Promise<number> {
   if (!selected) return 2;
   const live = process.stderr.isTTY === true;
   const limits = config.limits ?? {};
+  const stop = stopOnSignals(live);
   const results = await pollAccounts(selected, deps, {
     runId: randomUUID(),
+    stop: stop.signal,
     ...(limits.maxMessages ? { maxMessages: limits.maxMessages } : {}),
     ...(limits.maxBytes ? { maxBytes: limits.maxBytes } : {}),
     ...(limits.maxMessageBytes ? { maxMessageBytes: limits.maxMessageBytes } : {}),
@@ -95,10 +98,43 @@ async function poll(args: readonly string[]): Promise<number> {
     ...(config.concurrency?.store ? { storeConcurrency: config.concurrency.store } : {}),
     ...(live ? { onProgress: (p) => process.stderr.write(`\r\x1b[K${formatProgress(p)}`) } : {}),
   });
+  stop.dispose();
   if (live) process.stderr.write('\r\x1b[K');
   process.stderr.write(formatResults(results));
   if (parsed.json) process.stdout.write(`${JSON.stringify({ accounts: results }, null, 2)}\n`);
   return exitCode(results);
+}
+
+/**
+ * The first SIGINT or SIGTERM stops the run gracefully (PollOptions.stop): no new message is
+ * started, those in flight are archived, announced and deleted, and each session ends with QUIT.
+ * A second one exits at once, which loses nothing either: without QUIT the server deletes nothing,
+ * and the next run fetches those messages again (same archive keys, same event ids).
+ */
+function stopOnSignals(live: boolean): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onSignal = (name: NodeJS.Signals) => {
+    if (controller.signal.aborted) {
+      process.stderr.write(
+        `\npop3-poller: ${name} again: exiting now; unfinished messages stay on the server\n`,
+      );
+      process.exit(name === 'SIGINT' ? 130 : 143);
+    }
+    controller.abort();
+    process.stderr.write(
+      `${live ? '\r\x1b[K' : ''}pop3-poller: ${name}: finishing the messages in flight, then stopping ` +
+        `(${name} again to exit at once)\n`,
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
 }
 
 async function check(args: readonly string[]): Promise<number> {

@@ -15,6 +15,8 @@ export const POLL_ERROR_CODES = {
   ECREDENTIALS: { retryable: false, summary: 'credentials unavailable' },
   /** The account or run configuration cannot work (e.g. keep mode on a server without UIDL). */
   ECONFIG: { retryable: false, summary: 'invalid configuration' },
+  /** The run was asked to stop (PollOptions.stop) before this account began: it was not polled. */
+  ESTOPPED: { retryable: true, summary: 'stopped before the account began' },
 } as const;
 
 export type PollErrorCode = keyof typeof POLL_ERROR_CODES;

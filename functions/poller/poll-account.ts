@@ -58,6 +58,13 @@ export interface PollOptions {
   readonly runId: string;
   /** Stop starting new retrievals at this time; what is in flight is finished. */
   readonly deadline?: Date;
+  /**
+   * A graceful stop (the CLI's first SIGINT or SIGTERM): once aborted, no new message is started,
+   * as at the deadline; the messages in flight are archived, announced and deleted, and the session
+   * ends with QUIT (`stoppedBy: 'stopped'`). An account not begun by then is not polled
+   * (`ESTOPPED`, skipped). Unlike `signal`, which cuts the connection, this loses no work.
+   */
+  readonly stop?: AbortSignal;
   /** Bounds for every account (an account's own bounds take precedence). */
   readonly maxMessages?: number;
   readonly maxBytes?: number;
@@ -120,7 +127,8 @@ export interface AccountResult {
    * per session and its LOGIN-DELAY forbids another login yet; `maxSessions`: the run opened
    * `MAX_SESSIONS_PER_RUN` sessions.
    */
-  readonly stoppedBy?: 'maxMessages' | 'maxBytes' | 'deadline' | 'error' | 'loginDelay' | 'maxSessions';
+  readonly stoppedBy?:
+    'maxMessages' | 'maxBytes' | 'deadline' | 'stopped' | 'error' | 'loginDelay' | 'maxSessions';
   /**
    * The server lists only part of the mailbox per session (Gmail) and the last session listed
    * messages: more may be waiting beyond what `remaining` counts, for a later session.
@@ -134,6 +142,8 @@ export interface AccountResult {
 }
 
 const MAX_REPORTED_MESSAGE_ERRORS = 10;
+/** Failures that mean the account was not polled this time, and nothing is wrong with it. */
+const SKIPPED_CODES = new Set(['EIN_USE', 'ELOGIN_DELAY', 'ESTOPPED']);
 /** DELEs queued before they are sent without waiting for the next RETRs (see `requestDele`). */
 const DELE_BATCH = 32;
 /** Sessions in one run at a partial-listing provider (Gmail lists ~250 messages per session). */
@@ -200,6 +210,9 @@ class AccountPoll {
   }
 
   async run(): Promise<AccountResult> {
+    if (this.options.stop?.aborted) {
+      return this.result(new PollError('ESTOPPED', 'the run was stopped before this account began'));
+    }
     for (;;) {
       const outcome = await this.session();
       if (outcome.error !== undefined) {
@@ -278,7 +291,7 @@ class AccountPoll {
     const delayMs = (this.loginDelaySeconds ?? 0) * 1000;
     if (this.planned >= maxMessages) this.stoppedBy = 'maxMessages';
     else if (this.plannedBytes >= maxBytes) this.stoppedBy = 'maxBytes';
-    else if (this.pastDeadline()) this.stoppedBy = 'deadline';
+    else if (this.stopReason()) this.stoppedBy = this.stopReason();
     else if (this.clock.now().getTime() < last.loginAt.getTime() + delayMs) this.stoppedBy = 'loginDelay';
     else if (this.sessions >= MAX_SESSIONS_PER_RUN) this.stoppedBy = 'maxSessions';
     else return true;
@@ -370,8 +383,9 @@ class AccountPoll {
       this.sendDeles(client);
       while (requested.length < ahead && next < plan.length && this.sinkFailure === undefined) {
         if (requested.length > 0 && bytesAhead + plan[next]!.size > aheadBytes) return;
-        if (this.pastDeadline()) {
-          this.stoppedBy = 'deadline';
+        const stop = this.stopReason();
+        if (stop) {
+          this.stoppedBy = stop;
           return;
         }
         const candidate = plan[next++]!;
@@ -574,8 +588,11 @@ class AccountPoll {
     this.deleRequested += expired.length;
   }
 
-  private pastDeadline(): boolean {
-    return this.options.deadline !== undefined && this.clock.now() >= this.options.deadline;
+  /** Why no new message may be started now, if none may. */
+  private stopReason(): 'deadline' | 'stopped' | undefined {
+    if (this.options.stop?.aborted) return 'stopped';
+    if (this.options.deadline !== undefined && this.clock.now() >= this.options.deadline) return 'deadline';
+    return undefined;
   }
 
   private noteMessageError(error: unknown): void {
@@ -587,7 +604,7 @@ class AccountPoll {
   private result(error: unknown): AccountResult {
     const report = error === undefined ? undefined : describeFailure(error);
     let status: AccountStatus = 'ok';
-    if (report) status = report.code === 'EIN_USE' || report.code === 'ELOGIN_DELAY' ? 'skipped' : 'failed';
+    if (report) status = SKIPPED_CODES.has(report.code) ? 'skipped' : 'failed';
     else if (this.failedMessages > 0) status = 'partial';
     if (report && this.stoppedBy === undefined && this.fetched > 0) this.stoppedBy = 'error';
     // What is still on the server for a later run to handle.

@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DovecotServer } from '../../support/dovecot';
+import { makeMessages } from '../../support/poll-fixtures';
+import { startTcpProxy } from '../../support/tcp-proxy';
 import { describeWithDovecot } from '../../support/with-dovecot';
 
 /**
@@ -266,6 +268,88 @@ describeWithDovecot('pop3-poller poll (against Dovecot)', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('POP3_TEST_PASSWORD');
     expect(server.mailboxCount('alice')).toBe(1);
+  });
+
+  /**
+   * Starts `poll --json` on 600 messages behind a slow link (40 ms each way, so that the run lasts
+   * long enough to be interrupted) and resolves once the first message is archived and announced.
+   */
+  async function pollBehindSlowLink() {
+    const proxy = await startTcpProxy({ targetPort: server.tlsPort, oneWayDelayMs: 40 });
+    const mail = makeMessages(600, { bodyBytes: 2000, batch: 'signals' });
+    server.deliver(mail, 'alice');
+    const config = writeConfig([alice({ port: proxy.port })]);
+    const events = join(work, 'events.jsonl');
+    // Node itself with tsx's hooks, not the tsx command: that one relays signals to its child and
+    // kills it if the child does not acknowledge within 30 ms, which a loaded machine misses.
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'poll', '--config', config, '--json'], {
+      env: { ...process.env, POP3_TEST_PASSWORD: PASSWORD },
+      cwd: ROOT,
+    });
+    const output = { stdout: '', stderr: '' };
+    child.stdout.on('data', (d: Buffer) => (output.stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output.stderr += d.toString()));
+    const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+    while (!(existsSync(events) && statSync(events).size > 0)) await new Promise((r) => setTimeout(r, 5));
+    return { proxy, mail, child, exited, output };
+  }
+
+  /**
+   * Every message is archived (byte for byte), still on the server, or both (archived, but its DELE
+   * never committed), and nothing else is in either place. Returns how many are archived.
+   */
+  function expectNothingLost(mail: Buffer[]): number {
+    const key = (b: Buffer) => b.toString('base64');
+    const inArchive = archivedFiles(join(work, 'archive'));
+    const onServer = server.mailboxFiles('alice');
+    const delivered = new Set(mail.map(key));
+    const found = new Set([...inArchive, ...onServer].map(key));
+    expect([...found].filter((m) => !delivered.has(m))).toEqual([]);
+    expect([...delivered].filter((m) => !found.has(m))).toEqual([]);
+    return inArchive.length;
+  }
+
+  it('SIGTERM stops gracefully: what is in flight is archived and deleted, the rest stays', async () => {
+    const { proxy, mail, child, exited, output } = await pollBehindSlowLink();
+    try {
+      child.kill('SIGTERM');
+      const code = await exited;
+
+      expect(output.stderr).toContain('SIGTERM: finishing the messages in flight, then stopping');
+      expect(code).toBe(0);
+      const [result] = (JSON.parse(output.stdout) as { accounts: Array<Record<string, number | string>> })
+        .accounts;
+      expect(result).toEqual(expect.objectContaining({ status: 'ok', stoppedBy: 'stopped' }));
+      const archived = result!.archived as number;
+      expect(archived).toBeGreaterThan(0);
+      expect(result!.deleted).toBe(archived);
+      expect(result!.remaining).toBe(mail.length - archived);
+      expect(result!.remaining).toBeGreaterThan(0);
+      expect(output.stderr).toMatch(new RegExp(`remaining ${mail.length - archived} \\(stopped\\)`));
+      // What was archived was deleted: the two sets do not overlap.
+      expect(expectNothingLost(mail)).toBe(archived);
+      expect(server.mailboxCount('alice')).toBe(mail.length - archived);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a second SIGINT exits at once (130), and still nothing is lost', async () => {
+    const { proxy, mail, child, exited, output } = await pollBehindSlowLink();
+    try {
+      child.kill('SIGINT');
+      while (!output.stderr.includes('SIGINT: finishing')) await new Promise((r) => setTimeout(r, 5));
+      child.kill('SIGINT');
+      const code = await exited;
+
+      expect(code).toBe(130);
+      expect(output.stderr).toContain('SIGINT again: exiting now; unfinished messages stay on the server');
+      // No QUIT: the server deleted nothing, whatever DELEs it had been sent.
+      expect(server.mailboxCount('alice')).toBe(mail.length);
+      expect(expectNothingLost(mail)).toBeGreaterThan(0);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('check logs in, reports what is waiting, and leaves mailbox, archive and events untouched', async () => {

@@ -650,6 +650,50 @@ describeWithDovecot('Function: pollAccount (against a real Dovecot)', () => {
       expectNothingLost(h, delivered);
     });
 
+    it('a graceful stop finishes what is in flight, commits it, and a later run continues', async () => {
+      const delivered = deliver(10);
+      const h = new Harness();
+      const stop = new AbortController();
+
+      // Asked to stop as RETR 4 goes out: 1–4 are in flight, 5–10 must not start.
+      const first = await h.run(
+        { stop: stop.signal },
+        { beforeRetr: (n) => (n === 4 ? stop.abort() : undefined) },
+      );
+
+      expect(h.session.retr).toEqual([1, 2, 3, 4]);
+      expect(first).toMatchObject({
+        status: 'ok',
+        listed: 10,
+        fetched: 4,
+        archived: 4,
+        deleted: 4,
+        remaining: 6,
+        stoppedBy: 'stopped',
+      });
+      expect(h.session.quit).toBe('ok');
+      expect(onServer(h, delivered)).toEqual(range(5, 10));
+      expectNothingLost(h, delivered);
+
+      const second = await h.run();
+      expect(second).toMatchObject({ status: 'ok', fetched: 6, deleted: 6, remaining: 0 });
+      expectNothingLost(h, delivered);
+    });
+
+    it('asked to stop before it began, an account is skipped without a login', async () => {
+      const delivered = deliver(2);
+      const h = new Harness();
+      const result = await h.run({ stop: AbortSignal.abort() });
+      expect(result).toMatchObject({
+        status: 'skipped',
+        listed: 0,
+        fetched: 0,
+        error: { code: 'ESTOPPED', retryable: true, needsAttention: false },
+      });
+      expect(h.sessions).toEqual([]);
+      expect(onServer(h, delivered)).toEqual([1, 2]);
+    });
+
     it('takes at most maxMessages per run, and the following runs continue', async () => {
       const delivered = deliver(10);
       const h = new Harness();
