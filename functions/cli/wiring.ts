@@ -30,8 +30,20 @@ export interface Wiring {
   readonly deps: PollDependencies;
 }
 
-export async function wire(config: CliConfig): Promise<Wiring> {
-  const { accounts, deps } = await wireCheck(config);
+export interface WiringOptions {
+  /**
+   * OAuth 2.0 tokens, shared by the passes of `poll --every` so that a token serves until it
+   * nears expiry; a fresh provider by default.
+   */
+  readonly tokens?: OAuth2TokenProvider;
+}
+
+/**
+ * The ports for one pass. Credential sources read each secret once per instance, so a pass that
+ * wires anew re-reads secrets (a rotated password is picked up by the next pass).
+ */
+export async function wire(config: CliConfig, options: WiringOptions = {}): Promise<Wiring> {
+  const { accounts, deps } = await wireCheck(config, options);
   const archive = await archiveStore(config);
   const events = await eventSink(config);
   return { accounts, deps: { ...deps, archive, events } };
@@ -43,12 +55,16 @@ export async function wire(config: CliConfig): Promise<Wiring> {
  */
 export async function wireCheck(
   config: CliConfig,
+  options: WiringOptions = {},
 ): Promise<{ accounts: AccountConfig[]; deps: CheckDependencies }> {
   const stateDir =
     config.stateDir ?? ('dir' in config.archive ? join(config.archive.dir, '.state') : '.pop3-poller-state');
   return {
     accounts: config.accounts.map(toAccountConfig),
-    deps: { credentials: await credentialSource(config.accounts), seen: new FileSeenStore(stateDir) },
+    deps: {
+      credentials: await credentialSource(config.accounts, options.tokens ?? new OAuth2TokenProvider()),
+      seen: new FileSeenStore(stateDir),
+    },
   };
 }
 
@@ -117,7 +133,10 @@ async function eventSink(config: CliConfig): Promise<EventSink> {
  * accounts ask Secrets Manager. One token provider serves them all, so accounts sharing an app
  * registration share its token.
  */
-async function credentialSource(accounts: readonly CliAccount[]): Promise<CredentialSource> {
+async function credentialSource(
+  accounts: readonly CliAccount[],
+  tokens: OAuth2TokenProvider,
+): Promise<CredentialSource> {
   const local = new Map<string, StaticAccountCredentials>();
   const secretIds = new Map<string, string>();
   const secretFiles = new Map<string, string>();
@@ -132,7 +151,7 @@ async function credentialSource(accounts: readonly CliAccount[]): Promise<Creden
       });
   }
   const shared = {
-    tokens: new OAuth2TokenProvider(),
+    tokens,
     onWarning: (message: string) => process.stderr.write(`pop3-poller: warning: ${message}\n`),
   };
   const sources = new Map<string, CredentialSource>();

@@ -352,6 +352,69 @@ describeWithDovecot('pop3-poller poll (against Dovecot)', () => {
     }
   });
 
+  it('--every polls again and again until SIGTERM, one JSON line per pass', async () => {
+    const mail = sampleMail();
+    server.deliver(mail.slice(0, 2), 'alice');
+    const config = writeConfig([alice()]);
+    const events = join(work, 'events.jsonl');
+    const archivedLines = () =>
+      existsSync(events) ? eventLines(events).filter((e) => e.detailType === 'Message Archived').length : 0;
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', CLI, 'poll', '--config', config, '--json', '--every', '1'],
+      {
+        env: { ...process.env, POP3_TEST_PASSWORD: PASSWORD },
+        cwd: ROOT,
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+    const until = async (condition: () => boolean) => {
+      const deadline = Date.now() + 15_000;
+      while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(condition()).toBe(true);
+    };
+
+    await until(() => archivedLines() === 2 && stdout.includes('\n'));
+    // Mail that arrives between passes is taken by the next one.
+    server.deliver(mail.slice(2), 'alice');
+    await until(() => archivedLines() === 4);
+    await until(() => stdout.trim().split('\n').length >= 2);
+    child.kill('SIGTERM');
+    const code = await exited;
+
+    expect(code).toBe(0);
+    const passes = stdout
+      .trim()
+      .split('\n')
+      .map(
+        (line) =>
+          JSON.parse(line) as { time: string; accounts: Array<{ accountId: string; archived: number }> },
+      );
+    expect(passes.length).toBeGreaterThanOrEqual(2);
+    expect(passes.reduce((sum, p) => sum + p.accounts[0]!.archived, 0)).toBe(4);
+    expect(passes.every((p) => !Number.isNaN(Date.parse(p.time)))).toBe(true);
+    // Passes start a second apart (not back to back).
+    expect(Date.parse(passes[1]!.time) - Date.parse(passes[0]!.time)).toBeGreaterThanOrEqual(900);
+    expect(stderr).toMatch(/support\s+ok\s+fetched 2\s+archived 2/);
+    expect(server.mailboxCount('alice')).toBe(0);
+    expect(archivedFiles(join(work, 'archive'))).toEqual(mail.slice().sort(Buffer.compare));
+  });
+
+  it('--every takes whole seconds only', async () => {
+    const config = writeConfig([alice()]);
+    for (const every of ['0', '1.5', 'ten']) {
+      const run = await runCli(['poll', '--config', config, '--every', every]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain(
+        `--every expects a whole number of seconds from 1 to 9999999, not "${every}"`,
+      );
+    }
+  });
+
   it('check logs in, reports what is waiting, and leaves mailbox, archive and events untouched', async () => {
     const mail = sampleMail();
     server.deliver(mail, 'alice');

@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { OAuth2TokenProvider } from '../adapters/oauth2-token-provider';
+import { pollAccounts } from '../poller/poll-accounts';
+import { commandArgs, selectAccounts, UsageError } from './command-args';
+import type { CliConfig } from './config';
+import { exitCode, formatProgress, formatResults } from './report';
+import { stopOnSignals } from './stop-signals';
+import { wire } from './wiring';
+
+/**
+ * `pop3-poller poll`: one pass over the accounts, or with `--every SECONDS` a pass every so many
+ * seconds until SIGINT or SIGTERM (for a machine without cron, or a container).
+ *
+ * Passes start on a fixed schedule (the next is due SECONDS after the previous one started; a pass
+ * that overran is followed at once, never overlapped). Each pass wires its ports anew, so secrets
+ * are read again and a rotated password is picked up; OAuth 2.0 tokens are kept across passes
+ * until they near expiry. A signal during a pass stops it gracefully (stop-signals.ts); during the
+ * wait it ends the loop at once. The exit status is the last pass's.
+ */
+export async function poll(args: readonly string[]): Promise<number> {
+  const parsed = commandArgs('poll', args, { every: { type: 'string' } });
+  const every = parseEvery(parsed.values.every as string | undefined);
+  const live = process.stderr.isTTY === true;
+  const tokens = new OAuth2TokenProvider();
+  const stop = stopOnSignals(live);
+  try {
+    let code = 0;
+    for (let due = Date.now(); ;) {
+      const started = new Date();
+      code = await pass(parsed.config, parsed.accounts, stop.signal, tokens, live, (results) => {
+        if (every !== undefined) process.stderr.write(`${started.toISOString()}\n`);
+        process.stderr.write(formatResults(results));
+        if (!parsed.json) return;
+        // One pass: an indented document. Every pass: one line each (JSON lines).
+        if (every === undefined) process.stdout.write(`${JSON.stringify({ accounts: results }, null, 2)}\n`);
+        else process.stdout.write(`${JSON.stringify({ time: started.toISOString(), accounts: results })}\n`);
+      });
+      if (every === undefined || stop.signal.aborted) return code;
+      due = Math.max(due + every * 1000, Date.now());
+      try {
+        await sleep(due - Date.now(), undefined, { signal: stop.signal });
+      } catch {
+        return code; // stopped while waiting
+      }
+    }
+  } finally {
+    stop.dispose();
+  }
+}
+
+async function pass(
+  config: CliConfig,
+  ids: readonly string[],
+  stop: AbortSignal,
+  tokens: OAuth2TokenProvider,
+  live: boolean,
+  report: (results: Awaited<ReturnType<typeof pollAccounts>>) => void,
+): Promise<number> {
+  const { accounts, deps } = await wire(config, { tokens });
+  const limits = config.limits ?? {};
+  const results = await pollAccounts(selectAccounts(accounts, ids), deps, {
+    runId: randomUUID(),
+    stop,
+    ...(limits.maxMessages ? { maxMessages: limits.maxMessages } : {}),
+    ...(limits.maxBytes ? { maxBytes: limits.maxBytes } : {}),
+    ...(limits.maxMessageBytes ? { maxMessageBytes: limits.maxMessageBytes } : {}),
+    ...(limits.timeoutSeconds ? { deadline: new Date(Date.now() + limits.timeoutSeconds * 1000) } : {}),
+    ...(config.concurrency?.accounts ? { accountConcurrency: config.concurrency.accounts } : {}),
+    ...(config.concurrency?.store ? { storeConcurrency: config.concurrency.store } : {}),
+    ...(live ? { onProgress: (p) => process.stderr.write(`\r\x1b[K${formatProgress(p)}`) } : {}),
+  });
+  if (live) process.stderr.write('\r\x1b[K');
+  report(results);
+  return exitCode(results);
+}
+
+/** `--every`: whole seconds, at least 1. */
+function parseEvery(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^[1-9][0-9]{0,6}$/.test(value)) {
+    throw new UsageError(`--every expects a whole number of seconds from 1 to 9999999, not "${value}"`);
+  }
+  return Number(value);
+}
