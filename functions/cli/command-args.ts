@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { loadConfig, type CliConfig } from './config';
+import { secretFileWarnings } from './secret-files';
 
 /** The options `poll` and `check` share, parsed and checked the same way for both. */
 
@@ -38,6 +39,8 @@ export function commandArgs(
   const accounts = (values.account as string[] | undefined) ?? [];
   const unknown = accounts.filter((id) => !config.accounts.some((a) => a.id === id));
   if (unknown.length > 0) throw new UsageError(`unknown account(s): ${unknown.join(', ')}`);
+  for (const warning of secretFileWarnings(config, file))
+    process.stderr.write(`pop3-poller: warning: ${warning}\n`);
   return { config, json: values.json === true, accounts, values };
 }
 

@@ -1,6 +1,15 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DovecotServer } from '../../support/dovecot';
@@ -231,9 +240,11 @@ describeWithDovecot('pop3-poller poll (against Dovecot)', () => {
       },
     ]);
 
+    chmodSync(config, 0o644);
     const run = await runCli(['poll', '--config', config]);
 
     expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`warning: ${config} holds secrets and anyone on this machine can read it`);
     expect(run.stderr).toMatch(/wrong\s+failed.*EAUTH/);
     expect(run.stderr).toMatch(/bob\s+ok\s+fetched 1/);
     expect(run.stderr).not.toContain('not-the-password');
