@@ -15,6 +15,12 @@ export const POLL_ERROR_CODES = {
   ECREDENTIALS: { retryable: false, summary: 'credentials unavailable' },
   /** The account or run configuration cannot work (e.g. keep mode on a server without UIDL). */
   ECONFIG: { retryable: false, summary: 'invalid configuration' },
+  /**
+   * The session ended without QUIT although messages were archived: the server deletes what was
+   * retrieved (EXPIRE 0), and a retrieved message was not archived, so QUIT would have lost it.
+   * Nothing was committed; the next run fetches the archived ones again (same keys, same ids).
+   */
+  EUNCOMMITTED: { retryable: true, summary: 'session left without QUIT to keep an unarchived message' },
   /** The run was asked to stop (PollOptions.stop) before this account began: it was not polled. */
   ESTOPPED: { retryable: true, summary: 'stopped before the account began' },
 } as const;

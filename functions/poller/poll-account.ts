@@ -1,4 +1,11 @@
-import type { MessageStream, Pop3Client, Pop3ClientOptions, Pop3Timeouts } from '../pop3';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  Pop3Error,
+  type MessageStream,
+  type Pop3Client,
+  type Pop3ClientOptions,
+  type Pop3Timeouts,
+} from '../pop3';
 import type { AccountConfig } from './account';
 import { archiveKey } from './archive-key';
 import { describeFailure, PollError, type FailureReport } from './errors';
@@ -26,9 +33,11 @@ import { Spool } from './spool';
  *   "Message Archived" event → DELE
  *
  * and QUIT at the end, which is when the server really removes what was DELE'd (RFC 1939 §6). A
- * message whose archiving or event failed is never DELE'd. If the connection drops, nothing is
- * removed; the next run fetches those messages again, and because archive keys and event ids are
- * derived from the bytes, that lands on the same object and the same event id.
+ * message whose archiving or event failed is never DELE'd; and at a server that removes whatever
+ * was retrieved (EXPIRE 0, RFC 2449 §6.7) a session that retrieved such a message ends without
+ * QUIT, committing nothing. If the connection drops, nothing is removed; the next run fetches
+ * those messages again, and because archive keys and event ids are derived from the bytes, that
+ * lands on the same object and the same event id.
  *
  * Retrieving overlaps archiving: RETRs are pipelined ahead, and up to `storeConcurrency` messages
  * are being archived while the next ones arrive, within a memory budget.
@@ -196,6 +205,9 @@ class AccountPoll {
   private deles: Array<Promise<void>> = [];
   /** Messages archived and announced whose DELE has not been sent yet (see `requestDele`). */
   private readyToDelete: number[] = [];
+  /** This session's messages the server has sent (+OK to RETR), and those archived and announced. */
+  private retrieved = 0;
+  private handled = 0;
   private client: Pop3Client | undefined;
 
   constructor(
@@ -246,6 +258,8 @@ class AccountPoll {
     this.deles = [];
     this.readyToDelete = [];
     this.deleRequested = 0;
+    this.retrieved = 0;
+    this.handled = 0;
     this.client = undefined;
     try {
       this.client = await this.login();
@@ -255,6 +269,27 @@ class AccountPoll {
       this.sendDeles(this.client);
       if (expired.length > 0) await this.deleteExpired(this.client, expired);
       const error = this.sinkFailure;
+      if (this.retrieved > this.handled && this.client.capabilities.expireDays === 0) {
+        // RFC 2449 §6.7: at EXPIRE 0 the server does not keep what was retrieved; the session's end
+        // (QUIT) removes every message it sent (Gmail, whose sessions list only what was never
+        // downloaded, says EXPIRE 0 too). A message retrieved but not archived would be lost, so
+        // the session is left without QUIT: the server commits nothing, and the next run fetches
+        // this session's messages again (the archived ones land on the same keys, same event ids).
+        // The DELEs' replies are awaited first (they commit nothing without QUIT), so that none is
+        // reported as failed by the close.
+        await Promise.all(this.deles);
+        this.client.destroy();
+        this.messageErrors.push(
+          describeFailure(
+            new PollError(
+              'EUNCOMMITTED',
+              `${this.retrieved - this.handled} retrieved message(s) not archived, and the server ` +
+                'deletes what was retrieved (EXPIRE 0): session left without QUIT, nothing deleted',
+            ),
+          ),
+        );
+        return outcome(error);
+      }
       // QUIT even after an archive or event failure: the session is healthy, and QUIT commits the
       // DELEs of the messages that were fully handled. It goes out right behind the last DELE
       // rather than after the DELEs' replies (performance: one round trip less, 50 ms on a slow
@@ -321,6 +356,22 @@ class AccountPoll {
       ));
     }
     this.listed += candidates.length;
+    // A message over maxMessageBytes by its LIST size is not retrieved at all: its retrieval could
+    // only fail part-way, and at a server that deletes what was retrieved (EXPIRE 0) it would make
+    // every session end without QUIT. (A LIST size that understates is still caught by the
+    // client's limit as the message arrives.)
+    const limit = this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    for (const c of candidates) {
+      if (c.size <= limit) continue;
+      this.noteMessageError(
+        new Pop3Error(
+          'ELIMIT',
+          `message ${c.messageNumber} is ${c.size} octets by LIST, over the limit of ${limit}: left on the server`,
+          { command: 'LIST' },
+        ),
+      );
+    }
+    candidates = candidates.filter((c) => c.size <= limit);
 
     // The bounds hold for the whole run, over all its sessions.
     const maxMessages = this.account.maxMessages ?? this.options.maxMessages ?? Infinity;
@@ -400,7 +451,9 @@ class AccountPoll {
       bytesAhead -= candidate.size;
       let spool: Spool;
       try {
-        spool = await Spool.fromStream(await stream, {
+        const body = await stream;
+        this.retrieved += 1;
+        spool = await Spool.fromStream(body, {
           memoryLimitBytes: spoolLimit,
           ...(this.options.spoolDir ? { dir: this.options.spoolDir } : {}),
         });
@@ -466,6 +519,7 @@ class AccountPoll {
     } else {
       this.requestDele(client, candidate.messageNumber);
     }
+    this.handled += 1;
     this.options.onProgress?.({
       accountId: this.account.id,
       planned: this.planned,

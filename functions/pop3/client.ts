@@ -16,6 +16,7 @@ import {
 } from './listing';
 import { MessageStream } from './message-stream';
 import {
+  DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_TIMEOUTS,
   defaultPort,
   validateOptions,
@@ -90,7 +91,7 @@ export class Pop3Client {
     this.encrypted = encrypted;
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.window = Math.max(1, options.pipelineWindow ?? 64);
-    this.maxMessageBytes = options.maxMessageBytes ?? 512 * 1024 * 1024;
+    this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.maxListingBytes = options.maxListingBytes ?? 64 * 1024 * 1024;
     this.secrets = secretVariants(options.auth);
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));

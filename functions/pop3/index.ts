@@ -5,6 +5,7 @@ export { MessageStream } from './message-stream';
 export { Pop3Client, type SessionState } from './client';
 export type { ListEntry, MailboxStat, UidlEntry } from './listing';
 export {
+  DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_TIMEOUTS,
   defaultPort,
   type Pop3ClientOptions,

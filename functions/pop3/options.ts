@@ -13,6 +13,9 @@ export interface Pop3Timeouts {
   readonly idleMs: number;
 }
 
+/** Largest message a client accepts unless told otherwise (Pop3ClientOptions.maxMessageBytes). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 512 * 1024 * 1024;
+
 export const DEFAULT_TIMEOUTS: Pop3Timeouts = { connectMs: 15_000, greetingMs: 15_000, idleMs: 60_000 };
 
 /** The port a mode connects to unless told otherwise: 995 for implicit TLS (RFC 8314 §7), else 110. */
