@@ -16,6 +16,11 @@ export interface Candidate {
   readonly uidl: string | undefined;
   /** The LIST size: a hint (servers get it wrong), good enough for budgets. */
   readonly size: number;
+  /**
+   * Keep mode with `deleteAfterDays`: its UIDL was archived at least that long ago. It is retrieved
+   * again and DELE'd only if the archive already holds exactly its bytes (see splitKeepMode).
+   */
+  readonly expired?: true;
 }
 
 export interface Listing {
@@ -45,10 +50,13 @@ export async function listMailbox(client: Pop3Client): Promise<Listing> {
 }
 
 /**
- * Keep mode: the listed messages not archived before (`fresh`), and those archived at least
- * `deleteAfterDays` ago (`expired`, due for DELE). A message whose UIDL is missing or duplicated
- * cannot be remembered: it is fresh every run, which costs a re-archive (idempotent) but never
- * loses it.
+ * Keep mode: the listed messages not archived before (`fresh`), and those whose UIDL was archived
+ * at least `deleteAfterDays` ago (`expired`, marked so). An expired message is not DELE'd on its
+ * UIDL's word: RFC 1939 §7 lets a server give a UIDL again once its message is gone, so the one
+ * listed under it now may be another. The workflow retrieves it and DELEs it only when the archive
+ * already holds exactly those bytes; otherwise it is new, and is archived and kept. A message
+ * whose UIDL is missing or duplicated cannot be remembered: it is fresh every run, which costs a
+ * re-archive (idempotent) but never loses it.
  */
 export async function splitKeepMode(
   account: AccountConfig,
@@ -67,9 +75,9 @@ export async function splitKeepMode(
   let expired: Candidate[] = [];
   if (days !== undefined) {
     const cutoff = now.getTime() - days * 86_400_000;
-    expired = candidates.filter(
-      (c) => c.uidl !== undefined && (seen.get(c.uidl)?.getTime() ?? Infinity) <= cutoff,
-    );
+    expired = candidates
+      .filter((c) => c.uidl !== undefined && (seen.get(c.uidl)?.getTime() ?? Infinity) <= cutoff)
+      .map((c) => ({ ...c, expired: true as const }));
   }
   return { fresh: candidates.filter((c) => c.uidl === undefined || !seen.has(c.uidl)), expired };
 }

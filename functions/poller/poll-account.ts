@@ -208,6 +208,8 @@ class AccountPoll {
   /** This session's messages the server has sent (+OK to RETR), and those archived and announced. */
   private retrieved = 0;
   private handled = 0;
+  /** Keep mode: UIDLs of expired messages verified as archived and DELE'd this session. */
+  private expiredDeleted: string[] = [];
   private client: Pop3Client | undefined;
 
   constructor(
@@ -260,14 +262,14 @@ class AccountPoll {
     this.deleRequested = 0;
     this.retrieved = 0;
     this.handled = 0;
+    this.expiredDeleted = [];
     this.client = undefined;
     try {
       this.client = await this.login();
       this.loginDelaySeconds = this.client.capabilities.loginDelaySeconds;
-      const { fetch, expired } = await this.plan(this.client);
+      const fetch = await this.plan(this.client);
       await this.retrieveAndArchive(this.client, fetch);
       this.sendDeles(this.client);
-      if (expired.length > 0) await this.deleteExpired(this.client, expired);
       const error = this.sinkFailure;
       if (this.retrieved > this.handled && this.client.capabilities.expireDays === 0) {
         // RFC 2449 §6.7: at EXPIRE 0 the server does not keep what was retrieved; the session's end
@@ -297,12 +299,7 @@ class AccountPoll {
       // Every reply is still awaited before anything is counted as deleted.
       await Promise.all([...this.deles, this.client.quit()]);
       this.deleted += this.deleRequested;
-      if (this.mode === 'keep' && expired.length > 0) {
-        await this.deps.seen?.forget(
-          this.account.id,
-          expired.map((c) => c.uidl!),
-        );
-      }
+      if (this.expiredDeleted.length > 0) await this.deps.seen?.forget(this.account.id, this.expiredDeleted);
       return outcome(error);
     } catch (error) {
       this.client?.destroy();
@@ -342,8 +339,11 @@ class AccountPoll {
     return client;
   }
 
-  /** Lists the mailbox and decides what to fetch this session, and (keep mode) what has expired. */
-  private async plan(client: Pop3Client): Promise<{ fetch: Candidate[]; expired: Candidate[] }> {
+  /**
+   * Lists the mailbox and decides what to retrieve this session: the new messages, then (keep mode
+   * with deleteAfterDays) the expired ones, to be verified against the archive before their DELE.
+   */
+  private async plan(client: Pop3Client): Promise<Candidate[]> {
     const listing = await listMailbox(client);
     let candidates = listing.candidates;
     let expired: Candidate[] = [];
@@ -372,6 +372,8 @@ class AccountPoll {
       );
     }
     candidates = candidates.filter((c) => c.size <= limit);
+    // An expired message too large to retrieve cannot be verified, so it stays.
+    candidates.push(...expired.filter((c) => c.size <= limit));
 
     // The bounds hold for the whole run, over all its sessions.
     const maxMessages = this.account.maxMessages ?? this.options.maxMessages ?? Infinity;
@@ -392,7 +394,7 @@ class AccountPoll {
       this.planned += 1;
       fetch.push(candidate);
     }
-    return { fetch, expired };
+    return fetch;
   }
 
   private async retrieveAndArchive(client: Pop3Client, plan: readonly Candidate[]): Promise<void> {
@@ -508,8 +510,45 @@ class AccountPoll {
    */
   private async archiveOne(client: Pop3Client, candidate: Candidate, spool: Spool): Promise<void> {
     const key = archiveKey(this.account.id, spool.sha256);
+    if (candidate.expired) return this.verifyExpired(client, candidate, spool, key);
     const metadata = await readMetadata(spool, this.options.metadataLimits ?? DEFAULT_METADATA_LIMITS);
     const stored = await this.store(candidate, spool, key);
+    return this.announce(client, candidate, spool, key, stored, metadata);
+  }
+
+  /**
+   * Keep mode, deleteAfterDays: an expired message is DELE'd only if the archive already holds
+   * exactly its bytes (the store answers "already existed" for an identical object at its key).
+   * Otherwise the server has given the archived message's UIDL to another one (RFC 1939 §7 allows
+   * it once the first is gone): that one is new, so it is archived, announced and kept.
+   */
+  private async verifyExpired(
+    client: Pop3Client,
+    candidate: Candidate,
+    spool: Spool,
+    key: string,
+  ): Promise<void> {
+    const stored = await this.store(candidate, spool, key);
+    if (!stored.alreadyExisted) {
+      const metadata = await readMetadata(spool, this.options.metadataLimits ?? DEFAULT_METADATA_LIMITS);
+      // Its own archive time starts now: the stores keep a UIDL's first time unless it is forgotten.
+      await this.deps.seen!.forget(this.account.id, [candidate.uidl!]);
+      return this.announce(client, candidate, spool, key, stored, metadata);
+    }
+    this.requestDele(client, candidate.messageNumber);
+    this.expiredDeleted.push(candidate.uidl!);
+    this.handled += 1;
+  }
+
+  /** Publishes the "Message Archived" event, then DELEs the message (or remembers it, in keep mode). */
+  private async announce(
+    client: Pop3Client,
+    candidate: Candidate,
+    spool: Spool,
+    key: string,
+    stored: StoredObject,
+    metadata: MessageMetadata,
+  ): Promise<void> {
     const now = this.clock.now();
     await this.batcher.publish(this.archivedEvent(candidate, spool, key, stored.location, metadata, now));
     this.archived += 1;
@@ -634,12 +673,6 @@ class AccountPoll {
         },
       ),
     );
-  }
-
-  /** Keep mode with `deleteAfterDays`: DELE messages archived long enough ago. */
-  private async deleteExpired(client: Pop3Client, expired: readonly Candidate[]): Promise<void> {
-    await Promise.all(expired.map((c) => client.dele(c.messageNumber)));
-    this.deleRequested += expired.length;
   }
 
   /** Why no new message may be started now, if none may. */

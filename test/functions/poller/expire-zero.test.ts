@@ -1,105 +1,39 @@
-import type { AccountConfig } from '../../../functions/poller/account';
 import { pollAccount, type AccountResult } from '../../../functions/poller/poll-account';
-import { capaReply, multiLine, startFakeServer, type FakeServer } from '../../support/fake-pop3-server';
 import { MemoryArchive, MemoryEventSink, StaticCredentials } from '../../support/memory-ports';
 import { makeMessage, makeMessages } from '../../support/poll-fixtures';
+import {
+  SCRIPTED_PASSWORD,
+  startScriptedMailbox,
+  type ScriptedMailbox,
+} from '../../support/scripted-mailbox';
 
 /**
  * A server that keeps nothing it has sent (RFC 2449 §6.7, EXPIRE 0; Gmail advertises it too): the
- * QUIT that ends a session removes every message retrieved in it, DELE'd or not. Dovecot has no
- * such mode, so this mailbox is scripted. The workflow must never let a QUIT take a message that
- * was retrieved but not archived.
+ * QUIT that ends a session removes every message retrieved in it, DELE'd or not. The workflow must
+ * never let a QUIT take a message that was retrieved but not archived.
  */
 
-const PASSWORD = 'expire-zero-pw-3b1d';
-
-interface Session {
-  loggedIn: boolean;
-  /** Message number → message id, fixed at login (RFC 1939 §5). */
-  numbers: number[];
-  retrieved: Set<number>;
-  deleted: Set<number>;
-}
-
-/** `listSize` lets a test make the server understate a message's size in LIST. */
-function expireZeroMailbox(messages: Buffer[], listSize = (_id: number, size: number) => size) {
-  const live = new Map(messages.map((m, i) => [i + 1, m]));
-  const sessions = new Map<number, Session>();
-  let quits = 0;
-  const script = {
-    handle(line: string, ctx: { connection: number }) {
-      const session = sessions.get(ctx.connection) ?? {
-        loggedIn: false,
-        numbers: [],
-        retrieved: new Set<number>(),
-        deleted: new Set<number>(),
-      };
-      sessions.set(ctx.connection, session);
-      const [verb = '', arg] = line.split(' ');
-      const id = session.numbers[Number(arg) - 1];
-      switch (verb.toUpperCase()) {
-        case 'CAPA':
-          return session.loggedIn ? capaReply('USER', 'UIDL', 'EXPIRE 0') : capaReply('USER', 'UIDL');
-        case 'USER':
-          return '+OK\r\n';
-        case 'PASS':
-          if (arg !== PASSWORD) return '-ERR [AUTH] invalid login\r\n';
-          session.loggedIn = true;
-          session.numbers = [...live.keys()];
-          return '+OK logged in\r\n';
-        case 'LIST':
-          return multiLine(
-            session.numbers.map((m, i) => `${i + 1} ${listSize(m, live.get(m)!.length)}\r\n`).join(''),
-          );
-        case 'UIDL':
-          return multiLine(session.numbers.map((m, i) => `${i + 1} uid-${m}\r\n`).join(''));
-        case 'RETR':
-          if (id === undefined) return '-ERR no such message\r\n';
-          session.retrieved.add(id);
-          return multiLine(live.get(id)!);
-        case 'DELE':
-          if (id === undefined) return '-ERR no such message\r\n';
-          session.deleted.add(id);
-          return '+OK deleted\r\n';
-        case 'QUIT':
-          quits += 1;
-          for (const gone of [...session.retrieved, ...session.deleted]) live.delete(gone);
-          return ['+OK bye\r\n', 'close'] as const;
-        default:
-          return undefined;
-      }
-    },
-  };
-  return { script, live, quits: () => quits };
-}
-
-const servers: FakeServer[] = [];
-afterAll(() => Promise.all(servers.map((s) => s.close())));
+const mailboxes: ScriptedMailbox[] = [];
+afterAll(() => Promise.all(mailboxes.map((m) => m.close())));
 
 async function world(messages: Buffer[], listSize?: (id: number, size: number) => number) {
-  const mailbox = expireZeroMailbox(messages, listSize);
-  const server = await startFakeServer(mailbox.script);
-  servers.push(server);
-  const account: AccountConfig = {
-    id: 'expire',
-    host: '127.0.0.1',
-    port: server.port,
-    tls: 'none',
-    allowPlaintextAuth: true,
-    username: 'alice',
-    authMethod: 'USER',
-  };
+  const mailbox = await startScriptedMailbox(messages, {
+    expireZero: true,
+    ...(listSize ? { listSize } : {}),
+  });
+  mailboxes.push(mailbox);
   const archive = new MemoryArchive();
   const events = new MemoryEventSink();
   const run = (options: { maxMessageBytes?: number } = {}): Promise<AccountResult> =>
     pollAccount(
-      account,
-      { credentials: new StaticCredentials({ expire: { password: PASSWORD } }), archive, events },
+      mailbox.account('expire'),
+      { credentials: new StaticCredentials({ expire: { password: SCRIPTED_PASSWORD } }), archive, events },
       { runId: 'run', ...options },
     );
   /** Every message is archived, still on the server, or both; none is anywhere else or missing. */
   const expectNothingLost = () => {
-    const found = new Set([...archive.contents(), ...mailbox.live.values()].map((b) => b.toString('base64')));
+    const onServer = [...mailbox.live.values()].map((m) => m.bytes);
+    const found = new Set([...archive.contents(), ...onServer].map((b) => b.toString('base64')));
     expect([...found].sort()).toEqual(messages.map((b) => b.toString('base64')).sort());
   };
   return { mailbox, archive, run, expectNothingLost };
