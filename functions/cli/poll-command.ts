@@ -26,11 +26,22 @@ export async function poll(args: readonly string[]): Promise<number> {
   const stop = stopOnSignals(live);
   try {
     let code = 0;
+    const warned = new Set<string>();
     for (let due = Date.now(); ;) {
       const started = new Date();
       code = await pass(parsed.config, parsed.accounts, stop.signal, tokens, live, (results) => {
         if (every !== undefined) process.stderr.write(`${started.toISOString()}\n`);
         process.stderr.write(formatResults(results));
+        // RFC 2449 §6.5: a server may refuse logins closer together than its LOGIN-DELAY.
+        for (const r of results) {
+          if (every === undefined || !r.loginDelaySeconds || r.loginDelaySeconds <= every) continue;
+          if (warned.has(r.accountId)) continue;
+          warned.add(r.accountId);
+          process.stderr.write(
+            `pop3-poller: warning: ${r.accountId}: the server asks for ${r.loginDelaySeconds} s between ` +
+              `logins (LOGIN-DELAY), more than --every ${every}; passes sooner may be refused\n`,
+          );
+        }
         if (!parsed.json) return;
         // One pass: an indented document. Every pass: one line each (JSON lines).
         if (every === undefined) process.stdout.write(`${JSON.stringify({ accounts: results }, null, 2)}\n`);

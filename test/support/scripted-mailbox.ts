@@ -15,6 +15,8 @@ export interface ScriptedMailboxOptions {
   readonly expireZero?: boolean;
   /** The size LIST gives for a message (default: its real size); a server may understate it. */
   readonly listSize?: (id: number, size: number) => number;
+  /** More capabilities to list after login, e.g. `LOGIN-DELAY 300`. */
+  readonly capabilitiesAfterLogin?: readonly string[];
 }
 
 export interface ScriptedMessage {
@@ -70,7 +72,12 @@ export async function startScriptedMailbox(
       const message = id === undefined ? undefined : live.get(id);
       switch (verb.toUpperCase()) {
         case 'CAPA':
-          return capaReply('USER', 'UIDL', ...(session.loggedIn && options.expireZero ? ['EXPIRE 0'] : []));
+          return capaReply(
+            'USER',
+            'UIDL',
+            ...(session.loggedIn && options.expireZero ? ['EXPIRE 0'] : []),
+            ...(session.loggedIn ? (options.capabilitiesAfterLogin ?? []) : []),
+          );
         case 'USER':
           return '+OK\r\n';
         case 'PASS':

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DovecotServer } from '../../support/dovecot';
 import { makeMessages } from '../../support/poll-fixtures';
+import { SCRIPTED_PASSWORD, startScriptedMailbox } from '../../support/scripted-mailbox';
 import { startTcpProxy } from '../../support/tcp-proxy';
 import { describeWithDovecot } from '../../support/with-dovecot';
 
@@ -413,6 +414,47 @@ describeWithDovecot('pop3-poller poll (against Dovecot)', () => {
     expect(stderr).toMatch(/support\s+ok\s+fetched 2\s+archived 2/);
     expect(server.mailboxCount('alice')).toBe(0);
     expect(archivedFiles(join(work, 'archive'))).toEqual(mail.slice().sort(Buffer.compare));
+  });
+
+  it('--every warns once when a server asks for more time between logins than that', async () => {
+    const mailbox = await startScriptedMailbox([], { capabilitiesAfterLogin: ['LOGIN-DELAY 300'] });
+    try {
+      const config = writeConfig([
+        {
+          id: 'slow',
+          host: '127.0.0.1',
+          port: mailbox.server.port,
+          tls: 'none',
+          allowPlaintextAuth: true,
+          username: 'alice',
+          passwordEnv: 'POP3_TEST_PASSWORD',
+        },
+      ]);
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', CLI, 'poll', '--config', config, '--every', '1'],
+        {
+          env: { ...process.env, POP3_TEST_PASSWORD: SCRIPTED_PASSWORD },
+          cwd: ROOT,
+        },
+      );
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((done) => child.on('close', (code) => done(code)));
+      const deadline = Date.now() + 15_000;
+      while ((stderr.match(/slow\s+ok/g) ?? []).length < 2 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+
+      const warning =
+        'warning: slow: the server asks for 300 s between logins (LOGIN-DELAY), more than --every 1';
+      expect(stderr.split(warning)).toHaveLength(2); // once, not per pass
+      expect((stderr.match(/slow\s+ok/g) ?? []).length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await mailbox.close();
+    }
   });
 
   it('--every takes whole seconds only', async () => {
