@@ -29,24 +29,9 @@ export async function poll(args: readonly string[]): Promise<number> {
     const warned = new Set<string>();
     for (let due = Date.now(); ;) {
       const started = new Date();
-      code = await pass(parsed.config, parsed.accounts, stop.signal, tokens, live, (results) => {
-        if (every !== undefined) process.stderr.write(`${started.toISOString()}\n`);
-        process.stderr.write(formatResults(results));
-        // RFC 2449 §6.5: a server may refuse logins closer together than its LOGIN-DELAY.
-        for (const r of results) {
-          if (every === undefined || !r.loginDelaySeconds || r.loginDelaySeconds <= every) continue;
-          if (warned.has(r.accountId)) continue;
-          warned.add(r.accountId);
-          process.stderr.write(
-            `pop3-poller: warning: ${r.accountId}: the server asks for ${r.loginDelaySeconds} s between ` +
-              `logins (LOGIN-DELAY), more than --every ${every}; passes sooner may be refused\n`,
-          );
-        }
-        if (!parsed.json) return;
-        // One pass: an indented document. Every pass: one line each (JSON lines).
-        if (every === undefined) process.stdout.write(`${JSON.stringify({ accounts: results }, null, 2)}\n`);
-        else process.stdout.write(`${JSON.stringify({ time: started.toISOString(), accounts: results })}\n`);
-      });
+      code = await pass(parsed.config, parsed.accounts, stop.signal, tokens, live, (results) =>
+        report(results, { started, every, json: parsed.json, warned }),
+      );
       if (every === undefined || stop.signal.aborted) return code;
       due = Math.max(due + every * 1000, Date.now());
       try {
@@ -84,6 +69,32 @@ async function pass(
   if (live) process.stderr.write('\r\x1b[K');
   report(results);
   return exitCode(results);
+}
+
+/**
+ * A pass's summary lines on stderr (after a timestamp when passes repeat) and, with `--json`, its
+ * JSON on stdout: an indented document for one pass, one line per pass with `--every`.
+ */
+function report(
+  results: Awaited<ReturnType<typeof pollAccounts>>,
+  pass: { started: Date; every: number | undefined; json: boolean; warned: Set<string> },
+): void {
+  const { started, every } = pass;
+  if (every !== undefined) process.stderr.write(`${started.toISOString()}\n`);
+  process.stderr.write(formatResults(results));
+  // RFC 2449 §6.5: a server may refuse logins closer together than its LOGIN-DELAY.
+  for (const r of results) {
+    if (every === undefined || !r.loginDelaySeconds || r.loginDelaySeconds <= every) continue;
+    if (pass.warned.has(r.accountId)) continue;
+    pass.warned.add(r.accountId);
+    process.stderr.write(
+      `pop3-poller: warning: ${r.accountId}: the server asks for ${r.loginDelaySeconds} s between ` +
+        `logins (LOGIN-DELAY), more than --every ${every}; passes sooner may be refused\n`,
+    );
+  }
+  if (!pass.json) return;
+  if (every === undefined) process.stdout.write(`${JSON.stringify({ accounts: results }, null, 2)}\n`);
+  else process.stdout.write(`${JSON.stringify({ time: started.toISOString(), accounts: results })}\n`);
 }
 
 /** `--every`: whole seconds, at least 1. */
