@@ -33,9 +33,10 @@ import {
   mb,
   median,
   requireTime,
+  runRounds,
+  seedMailbox,
   startDovecot,
   type RunResult,
-  fmtMs,
 } from './run';
 
 const { values: args } = parseArgs({
@@ -67,17 +68,10 @@ async function main(): Promise<void> {
   const server = await startDovecot(serverRoot);
   const work = mkdtempSync(join(outRoot, 'bench-cli-'));
   const target: Target = { server, port: server.tlsPort };
-  const results: Record<Client, RunResult[]> = { cli: [], mpop: [] };
   let run = 0;
 
-  const seed = (): Set<string> => {
-    if (server.mailboxCount() !== 0) throw new Error('mailbox not empty before seeding');
-    const messages = makeMessages(count, size, run * count);
-    server.deliver(messages);
-    return new Set(messages.map(sha256));
-  };
   const once = async (who: Client): Promise<RunResult> => {
-    const expected = seed();
+    const expected = new Set(seedMailbox(server, makeMessages(count, size, run * count)).map(sha256));
     const dir = join(work, `${who}-${++run}`);
     return who === 'cli' ? runCli(target, dir, expected, { nodeFlags }) : runMpop(target, dir, count);
   };
@@ -91,21 +85,13 @@ async function main(): Promise<void> {
       `output under ${outRoot} (${fsType(outRoot)}), Dovecot under ${serverRoot} (${fsType(serverRoot)})` +
         (nodeFlags.length ? `, node flags ${nodeFlags.join(' ')}` : ''),
     );
-    for (let r = 0; r < warmup + rounds; r++) {
-      const order: Client[] = r % 2 === 0 ? ['cli', 'mpop'] : ['mpop', 'cli'];
-      const row: Partial<Record<Client, RunResult>> = {};
-      for (const who of order) row[who] = await once(who);
-      if (r >= warmup) {
-        results.cli.push(row.cli!);
-        results.mpop.push(row.mpop!);
-      }
-      const label = r < warmup ? `warm-up ${r + 1}` : `round ${r - warmup + 1}`;
-      console.log(
-        `${label.padEnd(10)} cli ${fmtMs(row.cli!.ms)} ms ${mb(row.cli!.maxRssKb).padStart(6)} MB   ` +
-          `mpop ${fmtMs(row.mpop!.ms)} ms ${mb(row.mpop!.maxRssKb).padStart(6)} MB   ` +
-          `ratio ${(row.cli!.ms / row.mpop!.ms).toFixed(2)}`,
-      );
-    }
+    const results = await runRounds<Client>({
+      rounds,
+      warmup,
+      clients: ['cli', 'mpop'],
+      once,
+      ratio: ['cli', 'mpop'],
+    });
     const cli = median(results.cli.map((x) => x.ms));
     const mpop = median(results.mpop.map((x) => x.ms));
     console.log('');

@@ -26,16 +26,17 @@ import { parseArgs } from 'node:util';
 import { childEnvironment, runMpop, sha256 } from './clients';
 import { makeMessages } from './mail';
 import {
+  defaultServerRoot,
   filesIn,
   fsType,
   mb,
   median,
   requireTime,
   runMeasured,
-  type RunResult,
-  defaultServerRoot,
+  runRounds,
+  seedMailbox,
   startDovecot,
-  fmtMs,
+  type RunResult,
 } from './run';
 
 const { values: args } = parseArgs({
@@ -82,15 +83,10 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(outRoot, 'bench-drain-'));
   const user = server.users[0]!;
   const port = tlsMode === 'implicit' ? server.tlsPort : server.plainPort;
-  const results: Record<Client, RunResult[]> = { ours: [], mpop: [] };
   let run = 0;
 
-  const seed = (): Set<string> => {
-    if (server.mailboxCount() !== 0) throw new Error('mailbox not empty before seeding');
-    const messages = makeMessages(count, size, run * count);
-    server.deliver(messages);
-    return new Set(messages.map(sha256));
-  };
+  const seed = (): Set<string> =>
+    new Set(seedMailbox(server, makeMessages(count, size, run * count)).map(sha256));
 
   const runOurs = async (): Promise<RunResult> => {
     const expected = seed();
@@ -136,22 +132,13 @@ async function main(): Promise<void> {
       `client files under ${outRoot} (${fsType(outRoot)}), Dovecot under ${serverRoot} (${fsType(serverRoot)}); ` +
         `drain-client ${[...nodeFlags, ...clientArgs].join(' ') || '(defaults)'}`,
     );
-    for (let r = 0; r < warmup + rounds; r++) {
-      // Alternate which client goes first.
-      const order: Client[] = r % 2 === 0 ? ['ours', 'mpop'] : ['mpop', 'ours'];
-      const row: Partial<Record<Client, RunResult>> = {};
-      for (const who of order) row[who] = who === 'ours' ? await runOurs() : await runMpopHere();
-      const label = r < warmup ? `warm-up ${r + 1}` : `round ${r - warmup + 1}`;
-      if (r >= warmup) {
-        results.ours.push(row.ours!);
-        results.mpop.push(row.mpop!);
-      }
-      console.log(
-        `${label.padEnd(10)} ours ${fmtMs(row.ours!.ms)} ms ${mb(row.ours!.maxRssKb).padStart(6)} MB   ` +
-          `mpop ${fmtMs(row.mpop!.ms)} ms ${mb(row.mpop!.maxRssKb).padStart(6)} MB   ` +
-          `ratio ${(row.ours!.ms / row.mpop!.ms).toFixed(2)}`,
-      );
-    }
+    const results = await runRounds<Client>({
+      rounds,
+      warmup,
+      clients: ['ours', 'mpop'],
+      once: (who) => (who === 'ours' ? runOurs() : runMpopHere()),
+      ratio: ['ours', 'mpop'],
+    });
     const ours = median(results.ours.map((x) => x.ms));
     const mpop = median(results.mpop.map((x) => x.ms));
     const rssOurs = Math.max(...results.ours.map((x) => x.maxRssKb));

@@ -23,7 +23,16 @@ import { parseArgs } from 'node:util';
 import { startTcpProxy } from '../test/support/tcp-proxy';
 import { requireCli, runCli, runFetchmail, runMpop, sha256, type Target } from './clients';
 import { makeMessages } from './mail';
-import { defaultServerRoot, mb, median, requireTime, startDovecot, type RunResult, fmtMs } from './run';
+import {
+  defaultServerRoot,
+  mb,
+  median,
+  requireTime,
+  runRounds,
+  seedMailbox,
+  startDovecot,
+  type RunResult,
+} from './run';
 
 const { values: args } = parseArgs({
   options: {
@@ -61,13 +70,10 @@ async function main(): Promise<void> {
   const proxy = await startTcpProxy({ targetPort: server.tlsPort, oneWayDelayMs: delayMs });
   const work = mkdtempSync(join(outRoot, 'bench-latency-'));
   const target: Target = { server, port: proxy.port };
-  const results: Record<Client, RunResult[]> = { cli: [], mpop: [], fetchmail: [] };
   let run = 0;
 
   const once = async (who: Client): Promise<RunResult> => {
-    if (server.mailboxCount() !== 0) throw new Error('mailbox not empty before seeding');
-    const messages = makeMessages(count, size, run * count);
-    server.deliver(messages);
+    const messages = seedMailbox(server, makeMessages(count, size, run * count));
     const dir = join(work, `${who}-${++run}`);
     if (who === 'cli') return runCli(target, dir, new Set(messages.map(sha256)));
     if (who === 'mpop') return runMpop(target, dir, count);
@@ -80,22 +86,15 @@ async function main(): Promise<void> {
         `(${2 * delayMs} ms round trips); ${rounds} rounds (+${warmup} warm-up) of the CLI and mpop, ` +
         `fetchmail in the first ${fetchmailRounds}; node ${process.version}`,
     );
-    for (let r = 0; r < warmup + rounds; r++) {
-      const measured = r >= warmup;
-      const clients: Client[] = ['cli', 'mpop'];
-      if (measured && r - warmup < fetchmailRounds) clients.push('fetchmail');
-      // Rotate the order between rounds.
-      const order = clients.map((_, i) => clients[(i + r) % clients.length]!);
-      const row: Partial<Record<Client, RunResult>> = {};
-      for (const who of order) row[who] = await once(who);
-      if (measured) for (const who of clients) results[who].push(row[who]!);
-      const label = measured ? `round ${r - warmup + 1}` : `warm-up ${r + 1}`;
-      console.log(
-        `${label.padEnd(10)} ` +
-          order.map((who) => `${who} ${fmtMs(row[who]!.ms)} ms ${mb(row[who]!.maxRssKb)} MB`).join('   ') +
-          `   cli/mpop ${(row.cli!.ms / row.mpop!.ms).toFixed(2)}`,
-      );
-    }
+    const results = await runRounds<Client>({
+      rounds,
+      warmup,
+      clients: ['cli', 'mpop', 'fetchmail'],
+      // fetchmail takes ~30 s a run: only in the first measured rounds.
+      include: (who, measured, round) => who !== 'fetchmail' || (measured && round < fetchmailRounds),
+      once,
+      ratio: ['cli', 'mpop'],
+    });
     const med = (who: Client) => median(results[who].map((x) => x.ms));
     console.log('');
     console.log('| client | runs | median wall ms | min | max | peak RSS MB (max) |');

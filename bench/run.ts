@@ -145,3 +145,58 @@ export async function startDovecot(root: string): Promise<DovecotServer> {
     else process.env.TMPDIR = saved;
   }
 }
+
+/** Delivers `messages` into the test mailbox, which must be empty (the previous run drained it). */
+export function seedMailbox(server: DovecotServer, messages: Buffer[]): Buffer[] {
+  if (server.mailboxCount() !== 0) throw new Error('mailbox not empty before seeding');
+  server.deliver(messages);
+  return messages;
+}
+
+export interface RoundsOptions<C extends string> {
+  readonly rounds: number;
+  /** Rounds run first and not counted. */
+  readonly warmup: number;
+  /** Every client, in the first round's order. */
+  readonly clients: readonly C[];
+  /** Whether a client runs in a round (`measured`: not a warm-up; `round` counts those from 0). Default: always. */
+  readonly include?: (who: C, measured: boolean, round: number) => boolean;
+  /** One run of one client, verified. */
+  readonly once: (who: C) => Promise<RunResult>;
+  /** The per-round ratio printed, `a/b`. */
+  readonly ratio: readonly [C, C];
+}
+
+/**
+ * The benchmarks' rounds: every client once per round, the order rotating from round to round (so
+ * that no client always runs first, on a cold or a warm machine), a line per round, and the
+ * measured rounds' results per client.
+ */
+export async function runRounds<C extends string>(
+  options: RoundsOptions<C>,
+): Promise<Record<C, RunResult[]>> {
+  const results = Object.fromEntries(options.clients.map((who) => [who, []])) as unknown as Record<
+    C,
+    RunResult[]
+  >;
+  const [a, b] = options.ratio;
+  for (let r = 0; r < options.warmup + options.rounds; r++) {
+    const measured = r >= options.warmup;
+    const clients = options.clients.filter(
+      (who) => options.include?.(who, measured, r - options.warmup) ?? true,
+    );
+    const order = clients.map((_, i) => clients[(i + r) % clients.length]!);
+    const row = {} as Record<C, RunResult>;
+    for (const who of order) row[who] = await options.once(who);
+    if (measured) for (const who of clients) results[who].push(row[who]);
+    const label = measured ? `round ${r - options.warmup + 1}` : `warm-up ${r + 1}`;
+    console.log(
+      `${label.padEnd(10)} ` +
+        order
+          .map((who) => `${who} ${fmtMs(row[who].ms)} ms ${mb(row[who].maxRssKb).padStart(6)} MB`)
+          .join('   ') +
+        `   ${a}/${b} ${(row[a].ms / row[b].ms).toFixed(2)}`,
+    );
+  }
+  return results;
+}
