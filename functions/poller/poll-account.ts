@@ -321,9 +321,10 @@ class AccountPoll {
     const maxMessages = this.account.maxMessages ?? this.options.maxMessages ?? Infinity;
     const maxBytes = this.account.maxBytes ?? this.options.maxBytes ?? Infinity;
     const delayMs = (this.loginDelaySeconds ?? 0) * 1000;
+    const stop = this.stopReason();
     if (this.planned >= maxMessages) this.stoppedBy = 'maxMessages';
     else if (this.plannedBytes >= maxBytes) this.stoppedBy = 'maxBytes';
-    else if (this.stopReason()) this.stoppedBy = this.stopReason();
+    else if (stop) this.stoppedBy = stop;
     else if (this.clock.now().getTime() < last.loginAt.getTime() + delayMs) this.stoppedBy = 'loginDelay';
     else if (this.sessions >= MAX_SESSIONS_PER_RUN) this.stoppedBy = 'maxSessions';
     else return true;
@@ -361,19 +362,13 @@ class AccountPoll {
     // every session end without QUIT. (A LIST size that understates is still caught by the
     // client's limit as the message arrives.)
     const limit = this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    for (const c of candidates) {
-      if (c.size <= limit) continue;
-      this.noteMessageError(
-        new Pop3Error(
-          'ELIMIT',
-          `message ${c.messageNumber} is ${c.size} octets by LIST, over the limit of ${limit}: left on the server`,
-          { command: 'LIST' },
-        ),
-      );
+    const fits = (c: Candidate) => c.size <= limit;
+    for (const c of candidates.filter((c) => !fits(c))) {
+      const why = `message ${c.messageNumber} is ${c.size} octets by LIST, over the limit of ${limit}`;
+      this.noteMessageError(new Pop3Error('ELIMIT', `${why}: left on the server`, { command: 'LIST' }));
     }
-    candidates = candidates.filter((c) => c.size <= limit);
     // An expired message too large to retrieve cannot be verified, so it stays.
-    candidates.push(...expired.filter((c) => c.size <= limit));
+    candidates = [...candidates.filter(fits), ...expired.filter(fits)];
 
     // The bounds hold for the whole run, over all its sessions.
     const maxMessages = this.account.maxMessages ?? this.options.maxMessages ?? Infinity;
