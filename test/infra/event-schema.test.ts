@@ -8,7 +8,7 @@ import schema from '../../infra/event-schema.json';
 import { mailboxScript, startFakeServer, type FakeServer } from '../support/fake-pop3-server';
 import { validate } from '../support/json-schema';
 import { MemoryArchive, StaticCredentials } from '../support/memory-ports';
-import { makeMessage } from '../support/poll-fixtures';
+import { loopbackAccount, makeMessage } from '../support/poll-fixtures';
 
 /**
  * infra/event-schema.json against real events: the poll workflow runs against scripted POP3
@@ -91,14 +91,7 @@ describe('infra/event-schema.json', () => {
     );
     const refusing = await startFakeServer(mailboxScript({ password: 'another-password' }));
     servers.push(good, refusing);
-    const account = (id: string, server: FakeServer): AccountConfig => ({
-      id,
-      host: '127.0.0.1',
-      port: server.port,
-      tls: 'none',
-      allowPlaintextAuth: true,
-      username: 'alice',
-    });
+    const account = (id: string, server: FakeServer): AccountConfig => loopbackAccount(id, server.port);
     const archive = new MemoryArchive();
     // The second message fails to archive: the run stops there (retryable), the message stays on the server.
     archive.failWhen = (item) =>

@@ -75,6 +75,26 @@ export function dovecotAccount(
   };
 }
 
+/**
+ * An account for a scripted server on 127.0.0.1 (test/support/fake-pop3-server.ts): no TLS, so
+ * the password may cross in cleartext, user `alice`.
+ */
+export function loopbackAccount(
+  id: string,
+  port: number,
+  overrides: Partial<AccountConfig> = {},
+): AccountConfig {
+  return {
+    id,
+    host: '127.0.0.1',
+    port,
+    tls: 'none',
+    allowPlaintextAuth: true,
+    username: 'alice',
+    ...overrides,
+  };
+}
+
 /** A clock that stands still until told to move. */
 export class ManualClock implements Clock {
   private time: number;

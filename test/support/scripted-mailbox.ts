@@ -1,5 +1,7 @@
 import type { AccountConfig } from '../../functions/poller/account';
 import { capaReply, multiLine, startFakeServer, type FakeScript, type FakeServer } from './fake-pop3-server';
+import { loopbackAccount } from './poll-fixtures';
+import { whenDone } from './temp';
 
 /**
  * A POP3 mailbox whose server-side rules a test sets, on the fake server: behaviours Dovecot has
@@ -10,6 +12,10 @@ import { capaReply, multiLine, startFakeServer, type FakeScript, type FakeServer
  */
 
 export const SCRIPTED_PASSWORD = 'scripted-pw-3b1d';
+
+/** Mailboxes started and not closed: closed when the test file is done. */
+const open = new Set<FakeServer>();
+whenDone(() => Promise.all([...open].map((server) => server.close())).then(() => undefined));
 
 export interface ScriptedMailboxOptions {
   readonly expireZero?: boolean;
@@ -32,8 +38,9 @@ export interface ScriptedMailbox {
   add(bytes: Buffer, uidl?: string): number;
   /** QUITs the server has answered so far. */
   quits(): number;
-  /** An account for this server: plaintext on loopback, USER/PASS. */
+  /** An account for this server: plaintext on loopback, USER/PASS (loopbackAccount). */
   account(id: string, overrides?: Partial<AccountConfig>): AccountConfig;
+  /** Closes the server now (else it is closed when the test file is done). */
   close(): Promise<void>;
 }
 
@@ -115,21 +122,16 @@ export async function startScriptedMailbox(
     },
   };
   const server = await startFakeServer(script);
+  open.add(server);
   return {
     server,
     live,
     add,
     quits: () => quits,
-    account: (id, overrides = {}) => ({
-      id,
-      host: '127.0.0.1',
-      port: server.port,
-      tls: 'none',
-      allowPlaintextAuth: true,
-      username: 'alice',
-      authMethod: 'USER',
-      ...overrides,
-    }),
-    close: () => server.close(),
+    account: (id, overrides = {}) => loopbackAccount(id, server.port, { authMethod: 'USER', ...overrides }),
+    close: () => {
+      open.delete(server);
+      return server.close();
+    },
   };
 }

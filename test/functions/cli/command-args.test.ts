@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { commandArgs, selectAccounts, UsageError } from '../../../functions/cli/command-args';
 import { tempDir } from '../../support/temp';
+import { thrown } from '../../support/thrown';
 
 /** The options `poll` and `check` share: what they accept, and the usage errors (exit status 2). */
 
@@ -20,13 +21,9 @@ writeFileSync(
 );
 
 function usageError(run: () => unknown): string {
-  try {
-    run();
-  } catch (error) {
-    expect(error).toBeInstanceOf(UsageError);
-    return (error as Error).message;
-  }
-  throw new Error('no usage error');
+  const error = thrown(run);
+  expect(error).toBeInstanceOf(UsageError);
+  return (error as UsageError).message;
 }
 
 describe('commandArgs', () => {

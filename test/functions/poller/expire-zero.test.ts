@@ -1,11 +1,7 @@
 import { pollAccount, type AccountResult } from '../../../functions/poller/poll-account';
 import { MemoryArchive, MemoryEventSink, StaticCredentials } from '../../support/memory-ports';
 import { makeMessage, makeMessages } from '../../support/poll-fixtures';
-import {
-  SCRIPTED_PASSWORD,
-  startScriptedMailbox,
-  type ScriptedMailbox,
-} from '../../support/scripted-mailbox';
+import { SCRIPTED_PASSWORD, startScriptedMailbox } from '../../support/scripted-mailbox';
 
 /**
  * A server that keeps nothing it has sent (RFC 2449 §6.7, EXPIRE 0; Gmail advertises it too): the
@@ -13,15 +9,11 @@ import {
  * never let a QUIT take a message that was retrieved but not archived.
  */
 
-const mailboxes: ScriptedMailbox[] = [];
-afterAll(() => Promise.all(mailboxes.map((m) => m.close())));
-
 async function world(messages: Buffer[], listSize?: (id: number, size: number) => number) {
   const mailbox = await startScriptedMailbox(messages, {
     expireZero: true,
     ...(listSize ? { listSize } : {}),
   });
-  mailboxes.push(mailbox);
   const archive = new MemoryArchive();
   const events = new MemoryEventSink();
   const run = (options: { maxMessageBytes?: number } = {}): Promise<AccountResult> =>

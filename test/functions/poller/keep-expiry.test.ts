@@ -6,11 +6,7 @@ import {
   StaticCredentials,
 } from '../../support/memory-ports';
 import { archivedEvents, makeMessage, ManualClock } from '../../support/poll-fixtures';
-import {
-  SCRIPTED_PASSWORD,
-  startScriptedMailbox,
-  type ScriptedMailbox,
-} from '../../support/scripted-mailbox';
+import { SCRIPTED_PASSWORD, startScriptedMailbox } from '../../support/scripted-mailbox';
 
 /**
  * Keep mode with deleteAfterDays at a server that gives a UIDL again once its message is gone
@@ -19,12 +15,8 @@ import {
  * scripted.)
  */
 
-const mailboxes: ScriptedMailbox[] = [];
-afterAll(() => Promise.all(mailboxes.map((m) => m.close())));
-
 async function world() {
   const mailbox = await startScriptedMailbox();
-  mailboxes.push(mailbox);
   const clock = new ManualClock('2025-03-01T00:00:00Z');
   const archive = new MemoryArchive();
   const events = new MemoryEventSink();

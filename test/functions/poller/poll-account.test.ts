@@ -599,6 +599,28 @@ describeWithDovecot('Function: pollAccount (against a real Dovecot)', () => {
   // ---------------------------------------------------------------------------------------------
 
   describe('bounds', () => {
+    /** Stopped as RETR 4 went out: 1–4 were in flight and are committed, 5–10 never started. */
+    function expectFourOfTenCommitted(
+      h: Harness,
+      delivered: Buffer[],
+      result: AccountResult,
+      stoppedBy: AccountResult['stoppedBy'],
+    ): void {
+      expect(h.session.retr).toEqual([1, 2, 3, 4]);
+      expect(result).toMatchObject({
+        status: 'ok',
+        listed: 10,
+        fetched: 4,
+        archived: 4,
+        deleted: 4,
+        remaining: 6,
+        stoppedBy,
+      });
+      expect(h.session.quit).toBe('ok');
+      expect(onServer(h, delivered)).toEqual(range(5, 10));
+      expectNothingLost(h, delivered);
+    }
+
     it('fetches nothing when the deadline has already passed, and QUITs cleanly', async () => {
       const delivered = deliver(3);
       const h = new Harness();
@@ -629,19 +651,7 @@ describeWithDovecot('Function: pollAccount (against a real Dovecot)', () => {
         { beforeRetr: (n) => (n === 4 ? clock.set('2025-03-04T12:05:01Z') : undefined) },
       );
 
-      expect(h.session.retr).toEqual([1, 2, 3, 4]);
-      expect(first).toMatchObject({
-        status: 'ok',
-        listed: 10,
-        fetched: 4,
-        archived: 4,
-        deleted: 4,
-        remaining: 6,
-        stoppedBy: 'deadline',
-      });
-      expect(h.session.quit).toBe('ok');
-      expect(onServer(h, delivered)).toEqual(range(5, 10));
-      expectNothingLost(h, delivered);
+      expectFourOfTenCommitted(h, delivered, first, 'deadline');
 
       const second = await h.run({ deadline: new Date('2025-03-04T13:00:00Z') });
       expect(second).toMatchObject({ status: 'ok', listed: 6, fetched: 6, deleted: 6, remaining: 0 });
@@ -661,19 +671,7 @@ describeWithDovecot('Function: pollAccount (against a real Dovecot)', () => {
         { beforeRetr: (n) => (n === 4 ? stop.abort() : undefined) },
       );
 
-      expect(h.session.retr).toEqual([1, 2, 3, 4]);
-      expect(first).toMatchObject({
-        status: 'ok',
-        listed: 10,
-        fetched: 4,
-        archived: 4,
-        deleted: 4,
-        remaining: 6,
-        stoppedBy: 'stopped',
-      });
-      expect(h.session.quit).toBe('ok');
-      expect(onServer(h, delivered)).toEqual(range(5, 10));
-      expectNothingLost(h, delivered);
+      expectFourOfTenCommitted(h, delivered, first, 'stopped');
 
       const second = await h.run();
       expect(second).toMatchObject({ status: 'ok', fetched: 6, deleted: 6, remaining: 0 });
