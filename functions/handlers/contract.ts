@@ -30,6 +30,22 @@ export const ENV = {
    * the worker in addition to Node's bundled public roots. Not a secret. Unset: public roots only.
    */
   EXTRA_CA_PEM: 'EXTRA_CA_PEM',
+  /** Name of the mailbox registry table (DynamoDB); the dispatcher reads it, the worker writes `lastPoll`. */
+  REGISTRY_TABLE: 'REGISTRY_TABLE',
+  /**
+   * Number of shards (FIFO message groups) mailboxes are spread over, by a stable hash of their id
+   * (functions/handlers/shards.ts). Fixed for the life of a deployment: it is what keeps two
+   * sessions of one mailbox from running at once. Default 32.
+   */
+  SHARDS: 'SHARDS',
+  /** Most mailboxes in one batch job (one SQS message, one worker invocation). Default 25. */
+  BATCH_SIZE: 'BATCH_SIZE',
+  /** Mailboxes one worker invocation polls at once. Default 25. */
+  MAILBOX_CONCURRENCY: 'MAILBOX_CONCURRENCY',
+  /** `changes` (default): a summary event only when mail was archived, a poll failed, or its outcome changed; `all`; `none`. */
+  SUMMARY_EVENTS: 'SUMMARY_EVENTS',
+  /** Seconds a secret read from Secrets Manager is reused by a warm worker. Default 300; 0 turns the cache off. */
+  SECRET_CACHE_SECONDS: 'SECRET_CACHE_SECONDS',
 } as const;
 
 /** One account to poll: what the dispatcher enqueues and the worker consumes (JSON in the SQS body). */
@@ -50,11 +66,41 @@ export interface PollJob {
   readonly maxBytes?: number;
   /** How many follow-ups preceded this job (0 for a scheduled one). */
   readonly followUp?: number;
+  /** Connection settings from the registry (a secret's own settings still take precedence). */
+  readonly host?: string;
+  readonly port?: number;
+  readonly tls?: 'implicit' | 'starttls' | 'none';
+  readonly username?: string;
+  /** The entry of a shared secret's `mailboxes` map. @default the account id */
+  readonly secretKey?: string;
+  readonly authMethod?: 'auto' | 'USER' | 'APOP' | 'PLAIN' | 'LOGIN' | 'CRAM-MD5' | 'XOAUTH2' | 'OAUTHBEARER';
+  readonly certificateSha256?: string;
+  /** The mailbox's last poll as the registry held it at dispatch (status and code), to detect changes. */
+  readonly last?: { readonly status: string; readonly code?: string; readonly at: string };
+}
+
+/**
+ * What one SQS message of the job queue carries: up to BATCH_SIZE mailboxes of one shard, polled
+ * by one worker invocation. The message group is `shard-<shard>`, so jobs of one shard — and so
+ * every job of a mailbox — run one after another, never beside each other.
+ */
+export interface BatchJob {
+  readonly v: 2;
+  readonly shard: number;
+  readonly mailboxes: readonly PollJob[];
 }
 
 /** What EventBridge Scheduler passes to the dispatcher (the schedule's input). */
 export interface DispatchInput {
+  /** Accounts configured in infra/config.ts for this schedule. */
   readonly jobs: readonly PollJob[];
+  /**
+   * The schedule group whose registry mailboxes this run polls too (registry records whose
+   * `schedule` is this name, or that name none when this is the default group). Unset: none.
+   */
+  readonly registryGroup?: string;
+  /** True on the default group's schedule: registry records without a `schedule` belong to it. */
+  readonly defaultGroup?: boolean;
   /**
    * The schedule's own time, for de-duplicating enqueues: set it to Scheduler's
    * `<aws.scheduler.scheduled-time>` context attribute (CDK: `ContextAttribute.scheduledTime`), so
