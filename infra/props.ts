@@ -281,23 +281,68 @@ export interface NetworkProps {
   readonly pop3Ports?: readonly number[];
 }
 
+/**
+ * How the fleet of mailboxes (infra/config.ts accounts and the registry table's records) is
+ * spread over jobs and invocations.
+ */
+export interface FleetProps {
+  /**
+   * Shards (1–1024): mailboxes are spread over this many FIFO message groups by a stable hash of
+   * their id, and one group's jobs run one after another, which is what keeps two sessions of one
+   * mailbox from overlapping. Fixed for the deployment's life: changing it on a live stack moves
+   * mailboxes to other groups, so drain the job queue first (disable the schedules, wait for the
+   * queue to empty, deploy the change, enable them again).
+   * @default 32
+   */
+  readonly shards?: number;
+  /**
+   * Mailboxes per batch job (1–100): one SQS message, one worker invocation.
+   * @default 25
+   */
+  readonly batchSize?: number;
+  /**
+   * Mailboxes one worker invocation polls at once (1–100).
+   * @default - `batchSize`
+   */
+  readonly mailboxConcurrency?: number;
+  /**
+   * Per-poll summary events: `changes` only when mail was archived, a poll failed or its outcome
+   * changed; `all` after every poll; `none` never.
+   * @default 'changes'
+   */
+  readonly summaryEvents?: 'changes' | 'all' | 'none';
+  /**
+   * Seconds a warm worker reuses a secret read from Secrets Manager (0–3600); 0 reads it on every poll.
+   * @default 300
+   */
+  readonly secretCacheSeconds?: number;
+}
+
 export interface Pop3PollerProps {
-  /** The mailboxes to poll; at least one. */
+  /**
+   * Mailboxes configured here, polled from their schedule's input. May be empty: the registry
+   * table (`pop3-poller mailboxes add`) is the first way to add mailboxes, and a registry-only
+   * deployment still gets the default schedule group's schedule.
+   */
   readonly accounts: readonly PollerAccountProps[];
   /**
-   * Named schedules that accounts refer to by name. Each group becomes one or more EventBridge
-   * Scheduler schedules whose input lists the group's accounts.
+   * Named schedules that accounts and registry records refer to by name. Each group becomes one
+   * or more EventBridge Scheduler schedules whose input lists the group's configured accounts and
+   * names the group (`registryGroup`), so the dispatcher adds the registry's mailboxes of it.
    * @default { default: { expression: 'rate(5 minutes)' } }
    */
   readonly scheduleGroups?: Readonly<Record<string, ScheduleSpec>>;
   /**
-   * The group of accounts that name no schedule.
+   * The group of accounts (and registry records) that name no schedule; it must be one of
+   * `scheduleGroups`.
    * @default 'default'
    */
   readonly defaultScheduleGroup?: string;
   /**
-   * Name prefix of created secrets (`<prefix><accountId>`). With more than 50 referenced secrets,
-   * they must all be named under it, and the worker is granted the prefix instead of each secret.
+   * Name prefix of created secrets (`<prefix><accountId>`) and of the shared secrets the CLI
+   * creates for registry mailboxes (`<prefix>shared-NNNN`, the `SecretNamePrefix` output). The
+   * worker may read every secret named under it. With more than 50 referenced secrets, they must
+   * all be named under it, and the worker is granted the prefix instead of each secret.
    * @default 'pop3-poller/<stack name>/'
    */
   readonly secretNamePrefix?: string;
@@ -324,6 +369,11 @@ export interface Pop3PollerProps {
    * @default 90
    */
   readonly logRetentionDays?: number;
-  /** @default true */
+  /** @default - see `FleetProps` */
+  readonly fleet?: FleetProps;
+  /**
+   * A CloudWatch dashboard of the poller's metrics ($3 a month).
+   * @default true
+   */
   readonly dashboard?: boolean;
 }

@@ -1,6 +1,13 @@
 import { ACCOUNT_ID_PATTERN } from '../functions/poller/account';
 import type { PollJob } from '../functions/handlers/contract';
-import type { NetworkProps, PollerAccountProps, Pop3PollerProps, ScheduleSpec, WorkerProps } from './props';
+import type {
+  FleetProps,
+  NetworkProps,
+  PollerAccountProps,
+  Pop3PollerProps,
+  ScheduleSpec,
+  WorkerProps,
+} from './props';
 
 /**
  * Defaults and synth-time checks for `Pop3PollerProps`, kept in one place and free of CDK
@@ -46,8 +53,20 @@ export interface ResolvedSchedule {
   readonly timeZone: string;
   readonly flexibleWindowMinutes: number | undefined;
   readonly enabled: boolean;
-  /** Jobs, already split so each chunk's DispatchInput stays under MAX_SCHEDULE_INPUT_CHARS. */
+  /** Jobs, already split so each chunk's DispatchInput stays under MAX_SCHEDULE_INPUT_CHARS (at least one chunk, maybe empty). */
   readonly chunks: readonly (readonly PollJob[])[];
+  /** A schedule group's name, for the dispatcher to add the group's registry mailboxes; unset on an account's own schedule. */
+  readonly registryGroup: string | undefined;
+  /** True on the default group's schedule(s): registry records without a `schedule` belong to it. */
+  readonly defaultGroup: boolean;
+}
+
+export interface ResolvedFleet {
+  readonly shards: number;
+  readonly batchSize: number;
+  readonly mailboxConcurrency: number;
+  readonly summaryEvents: 'changes' | 'all' | 'none';
+  readonly secretCacheSeconds: number;
 }
 
 export interface ResolvedSecretRef {
@@ -105,6 +124,7 @@ export interface ResolvedConfig {
   readonly network: ResolvedNetwork;
   readonly logRetentionDays: number;
   readonly dashboard: boolean;
+  readonly fleet: ResolvedFleet;
 }
 
 const isInt = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n);
@@ -120,8 +140,9 @@ export function resolveConfig(props: Pop3PollerProps, stackName: string): Resolv
   };
 
   // --- accounts and secrets -------------------------------------------------------------------
+  // An empty list is a registry-only deployment: mailboxes come from the registry table.
   const accounts = props.accounts ?? [];
-  check(accounts.length > 0, 'accounts: at least one account is required');
+  check(Array.isArray(accounts), 'accounts must be a list (it may be empty: the registry holds the mailboxes)');
   const seen = new Set<string>();
   for (const account of accounts) {
     const id = account.id;
@@ -196,16 +217,32 @@ export function resolveConfig(props: Pop3PollerProps, stackName: string): Resolv
     }
     members.set(group, [...(members.get(group) ?? []), job]);
   }
+  check(
+    Object.hasOwn(groups, defaultGroup),
+    `defaultScheduleGroup "${defaultGroup}" is not in scheduleGroups (defined: ${
+      Object.keys(groups).join(', ') || 'none'
+    }): registry mailboxes that name no schedule are polled on it`,
+  );
+  // Every group gets its schedule, with or without configured accounts: registry records name
+  // groups too (and those naming none belong to the default group).
   const schedules: ResolvedSchedule[] = [];
-  for (const [name, jobs] of members) {
-    const spec = groups[name]!;
-    schedules.push(resolvedSchedule(`group:${name}`, `Schedule group "${name}"`, spec, jobs));
+  for (const [name, spec] of Object.entries(groups)) {
+    schedules.push(
+      resolvedSchedule(`group:${name}`, `Schedule group "${name}"`, spec, members.get(name) ?? [], {
+        registryGroup: name,
+        defaultGroup: name === defaultGroup,
+      }),
+    );
   }
   for (const { account, job } of own) {
     schedules.push(
-      resolvedSchedule(`account:${account.id}`, `Account "${account.id}"`, account.schedule as ScheduleSpec, [
-        job,
-      ]),
+      resolvedSchedule(
+        `account:${account.id}`,
+        `Account "${account.id}"`,
+        account.schedule as ScheduleSpec,
+        [job],
+        { registryGroup: undefined, defaultGroup: false },
+      ),
     );
   }
   const scheduleCount = schedules.reduce((n, s) => n + s.chunks.length, 0);
@@ -376,6 +413,7 @@ export function resolveConfig(props: Pop3PollerProps, stackName: string): Resolv
 
   // --- network --------------------------------------------------------------------------------
   const network = resolveNetwork(props.network ?? {}, problems);
+  const fleet = resolveFleet(props.fleet ?? {}, intIn, problems);
 
   const logRetentionDays = props.logRetentionDays ?? 90;
   check(
@@ -410,7 +448,32 @@ export function resolveConfig(props: Pop3PollerProps, stackName: string): Resolv
     network,
     logRetentionDays,
     dashboard: props.dashboard ?? true,
+    fleet,
   };
+}
+
+export const SUMMARY_EVENTS = ['changes', 'all', 'none'] as const;
+
+function resolveFleet(
+  fleet: FleetProps,
+  intIn: (value: number | undefined, name: string, min: number, max: number) => void,
+  problems: string[],
+): ResolvedFleet {
+  const resolved: ResolvedFleet = {
+    shards: fleet.shards ?? 32,
+    batchSize: fleet.batchSize ?? 25,
+    mailboxConcurrency: fleet.mailboxConcurrency ?? fleet.batchSize ?? 25,
+    summaryEvents: fleet.summaryEvents ?? 'changes',
+    secretCacheSeconds: fleet.secretCacheSeconds ?? 300,
+  };
+  intIn(fleet.shards, 'fleet.shards', 1, 1024);
+  intIn(fleet.batchSize, 'fleet.batchSize', 1, 100);
+  intIn(fleet.mailboxConcurrency, 'fleet.mailboxConcurrency', 1, 100);
+  intIn(fleet.secretCacheSeconds, 'fleet.secretCacheSeconds', 0, 3600);
+  if (!(SUMMARY_EVENTS as readonly unknown[]).includes(resolved.summaryEvents)) {
+    problems.push(`fleet.summaryEvents must be "changes", "all" or "none"`);
+  }
+  return resolved;
 }
 
 function checkAccount(account: PollerAccountProps, problems: string[]): void {
@@ -634,20 +697,29 @@ function resolvedSchedule(
   description: string,
   spec: ScheduleSpec,
   jobs: readonly PollJob[],
+  registry: { registryGroup: string | undefined; defaultGroup: boolean },
 ): ResolvedSchedule {
+  const chunks = chunkJobs([...jobs].sort((a, b) => a.accountId.localeCompare(b.accountId)));
   return {
+    ...registry,
     key,
     description,
     expression: spec.expression,
     timeZone: spec.timeZone ?? 'UTC',
     flexibleWindowMinutes: spec.flexibleWindowMinutes,
     enabled: spec.enabled ?? true,
-    chunks: chunkJobs([...jobs].sort((a, b) => a.accountId.localeCompare(b.accountId))),
+    // A group without configured accounts still runs, for its registry mailboxes.
+    chunks: chunks.length > 0 ? chunks : [[]],
   };
 }
 
 /** A schedule's input without jobs: the scheduled time is filled in by Scheduler. */
-const EMPTY_INPUT = '{"jobs":[],"scheduledTime":"<aws.scheduler.scheduled-time>"}';
+const EMPTY_INPUT = JSON.stringify({
+  jobs: [],
+  registryGroup: 'x'.repeat(40),
+  defaultGroup: true,
+  scheduledTime: '<aws.scheduler.scheduled-time>',
+});
 
 /** Splits jobs so each chunk's DispatchInput JSON stays within MAX_SCHEDULE_INPUT_CHARS. */
 export function chunkJobs(jobs: readonly PollJob[]): PollJob[][] {

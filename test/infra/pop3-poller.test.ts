@@ -79,7 +79,7 @@ describe('Construct: Pop3Poller', () => {
         },
       });
       worker = logicalId(template, 'AWS::Lambda::Function', {
-        Description: Match.stringLikeRegexp('polls one account'),
+        Description: Match.stringLikeRegexp('polls a batch'),
       });
       dispatcher = logicalId(template, 'AWS::Lambda::Function', {
         Description: Match.stringLikeRegexp('enqueues'),
@@ -212,7 +212,7 @@ describe('Construct: Pop3Poller', () => {
     describe('Lambdas', () => {
       it('run Node.js 24 on ARM64 with the configured timeout and memory', () => {
         template.hasResourceProperties('AWS::Lambda::Function', {
-          Description: Match.stringLikeRegexp('polls one account'),
+          Description: Match.stringLikeRegexp('polls a batch'),
           Runtime: 'nodejs24.x',
           Architectures: ['arm64'],
           Handler: 'index.handler',
@@ -283,7 +283,7 @@ describe('Construct: Pop3Poller', () => {
           ScalingConfig: { MaximumConcurrency: 20 },
         });
         template.hasResourceProperties('AWS::Lambda::Function', {
-          Description: Match.stringLikeRegexp('polls one account'),
+          Description: Match.stringLikeRegexp('polls a batch'),
           ReservedConcurrentExecutions: Match.absent(),
         });
       });
@@ -291,7 +291,7 @@ describe('Construct: Pop3Poller', () => {
       it('log to their own log groups with a retention', () => {
         template.resourcePropertiesCountIs('AWS::Logs::LogGroup', { RetentionInDays: 90 }, 2);
         template.hasResourceProperties('AWS::Lambda::Function', {
-          Description: Match.stringLikeRegexp('polls one account'),
+          Description: Match.stringLikeRegexp('polls a batch'),
           LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('WorkerLogGroup') } },
         });
       });
@@ -614,7 +614,7 @@ describe('Construct: Pop3Poller', () => {
     it('creates no VPC', () => {
       template.resourceCountIs('AWS::EC2::VPC', 0);
       template.hasResourceProperties('AWS::Lambda::Function', {
-        Description: Match.stringLikeRegexp('polls one account'),
+        Description: Match.stringLikeRegexp('polls a batch'),
         VpcConfig: Match.absent(),
       });
     });
@@ -660,7 +660,7 @@ describe('Construct: Pop3Poller', () => {
         },
       });
       template.hasResourceProperties('AWS::Lambda::Function', {
-        Description: Match.stringLikeRegexp('polls one account'),
+        Description: Match.stringLikeRegexp('polls a batch'),
         Environment: {
           Variables: Match.objectLike({ [CONTRACT_ENV.ARCHIVE_KMS_KEY_ID]: { 'Fn::GetAtt': [key, 'Arn'] } }),
         },
@@ -771,7 +771,7 @@ describe('Construct: Pop3Poller', () => {
 
     it('points the worker at "default" and grants PutEvents on that bus only', () => {
       template.hasResourceProperties('AWS::Lambda::Function', {
-        Description: Match.stringLikeRegexp('polls one account'),
+        Description: Match.stringLikeRegexp('polls a batch'),
         Environment: { Variables: Match.objectLike({ [CONTRACT_ENV.EVENT_BUS_NAME]: 'default' }) },
       });
       const [statement] = withAction(template, 'events:PutEvents');
@@ -832,7 +832,7 @@ describe('Construct: Pop3Poller', () => {
       template.resourceCountIs('AWS::EC2::NatGateway', 2);
       template.resourceCountIs('AWS::EC2::EIP', 2);
       template.hasResourceProperties('AWS::Lambda::Function', {
-        Description: Match.stringLikeRegexp('polls one account'),
+        Description: Match.stringLikeRegexp('polls a batch'),
         VpcConfig: { SubnetIds: Match.anyValue(), SecurityGroupIds: [Match.anyValue()] },
       });
       template.hasResourceProperties('AWS::Lambda::Function', {
@@ -908,7 +908,7 @@ describe('Construct: Pop3Poller', () => {
     });
     template.resourceCountIs('AWS::EC2::VPC', 0);
     template.hasResourceProperties('AWS::Lambda::Function', {
-      Description: Match.stringLikeRegexp('polls one account'),
+      Description: Match.stringLikeRegexp('polls a batch'),
       VpcConfig: {
         SubnetIds: ['subnet-0123456789abcdef0', 'subnet-0123456789abcdef1'],
         SecurityGroupIds: Match.anyValue(),
@@ -942,7 +942,7 @@ describe('Construct: Pop3Poller', () => {
         logRetentionDays: 30,
       });
       template.hasResourceProperties('AWS::Lambda::Function', {
-        Description: Match.stringLikeRegexp('polls one account'),
+        Description: Match.stringLikeRegexp('polls a batch'),
         Timeout: 900,
         MemorySize: 1024,
         Runtime: 'nodejs22.x',

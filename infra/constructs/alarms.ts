@@ -1,0 +1,162 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as snsSubscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { METRICS } from '../metrics';
+import type { ResolvedConfig } from '../validation';
+import { createDashboard } from './dashboard';
+
+export interface AlarmsProps {
+  readonly config: ResolvedConfig;
+  readonly worker: lambda.IFunction;
+  readonly dispatcher: lambda.IFunction;
+  readonly jobQueue: sqs.IQueue;
+  readonly jobDeadLetterQueue: sqs.IQueue;
+  readonly dispatchDeadLetterQueue: sqs.IQueue;
+  /** Encrypts the alarm topic, when the archive has a customer-managed key. */
+  readonly key?: kms.Key;
+}
+
+/** A worker metric of the poller's namespace (or the dispatcher's, by its service), summed. */
+export function pollerMetric(
+  name: string,
+  period: Duration,
+  service: string = METRICS.workerService,
+): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: METRICS.namespace,
+    metricName: name,
+    dimensionsMap: { service },
+    statistic: cloudwatch.Stats.SUM,
+    period,
+  });
+}
+
+/**
+ * Seven alarms (about $0.10 a month each, $0.20 for the two-metric "no successful poll"), an
+ * optional SNS topic (TLS only; encrypted with the archive's key when it has one) that they all
+ * notify, and the dashboard when `dashboard` is on.
+ */
+export class Alarms {
+  readonly alarms: readonly cloudwatch.Alarm[];
+  readonly topic?: sns.Topic;
+  readonly dashboard?: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, props: AlarmsProps) {
+    const { config } = props;
+    this.alarms = createAlarms(scope, props);
+    const topics: sns.ITopic[] = [];
+    if (config.alarms.emails.length > 0) {
+      this.topic = new sns.Topic(scope, 'AlarmTopic', {
+        displayName: 'Pop3Poller alarms',
+        enforceSSL: true,
+        ...(props.key ? { masterKey: props.key } : {}),
+      });
+      if (props.key) {
+        // CloudWatch publishes to the encrypted topic, for this account's alarms only.
+        props.key.addToResourcePolicy(
+          new iam.PolicyStatement({
+            sid: 'CloudWatchAlarmsPublishToTopic',
+            principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+            actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+            resources: ['*'],
+            conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(scope).account } },
+          }),
+        );
+      }
+      for (const email of config.alarms.emails) {
+        this.topic.addSubscription(new snsSubscriptions.EmailSubscription(email));
+      }
+      topics.push(this.topic);
+    }
+    if (config.alarms.topicArn) {
+      topics.push(sns.Topic.fromTopicArn(scope, 'ExistingAlarmTopic', config.alarms.topicArn));
+    }
+    for (const alarm of this.alarms) {
+      for (const topic of topics) {
+        alarm.addAlarmAction(new cloudwatchActions.SnsAction(topic));
+        alarm.addOkAction(new cloudwatchActions.SnsAction(topic));
+      }
+    }
+    if (config.dashboard) this.dashboard = createDashboard(scope, { ...props, alarms: this.alarms });
+  }
+}
+
+function createAlarms(scope: Construct, props: AlarmsProps): cloudwatch.Alarm[] {
+  const { config } = props;
+  const five = Duration.minutes(5);
+  const hour = Duration.hours(1);
+  const atLeastOne = {
+    threshold: 1,
+    evaluationPeriods: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  };
+  const maxVisible = (queue: sqs.IQueue) =>
+    queue.metricApproximateNumberOfMessagesVisible({ period: five, statistic: cloudwatch.Stats.MAXIMUM });
+  return [
+    new cloudwatch.Alarm(scope, 'WorkerErrorsAlarm', {
+      alarmDescription: 'The worker Lambda failed (crash, timeout, out of memory). See its logs.',
+      metric: props.worker.metricErrors({ period: five, statistic: cloudwatch.Stats.SUM }),
+      ...atLeastOne,
+    }),
+    new cloudwatch.Alarm(scope, 'DispatcherErrorsAlarm', {
+      alarmDescription: 'The dispatcher Lambda failed: scheduled polls may not have been enqueued.',
+      metric: props.dispatcher.metricErrors({ period: five, statistic: cloudwatch.Stats.SUM }),
+      ...atLeastOne,
+    }),
+    new cloudwatch.Alarm(scope, 'JobDeadLetterQueueAlarm', {
+      alarmDescription: 'Poll jobs failed every retry and are in the job dead-letter queue.',
+      metric: maxVisible(props.jobDeadLetterQueue),
+      ...atLeastOne,
+    }),
+    new cloudwatch.Alarm(scope, 'DispatchDeadLetterQueueAlarm', {
+      alarmDescription: 'Scheduled dispatches failed and are in the dispatch dead-letter queue.',
+      metric: maxVisible(props.dispatchDeadLetterQueue),
+      ...atLeastOne,
+    }),
+    new cloudwatch.Alarm(scope, 'NeedsAttentionAlarm', {
+      alarmDescription:
+        'A mailbox fails in a way retrying will not fix (authentication, TLS, server refusal): ' +
+        'search the worker logs for needsAttention, or list the registry\'s failed last polls.',
+      metric: pollerMetric(METRICS.needsAttention, five),
+      ...atLeastOne,
+    }),
+    new cloudwatch.Alarm(scope, 'NoSuccessfulPollAlarm', {
+      alarmDescription: `No poll has completed successfully for ${config.alarms.noSuccessHours} hour(s).`,
+      metric: new cloudwatch.MathExpression({
+        label: 'Successful polls',
+        expression: 'polls - failed',
+        usingMetrics: {
+          polls: pollerMetric(METRICS.polls, hour),
+          failed: pollerMetric(METRICS.pollErrors, hour),
+        },
+        period: hour,
+      }),
+      threshold: 1,
+      evaluationPeriods: config.alarms.noSuccessHours,
+      datapointsToAlarm: config.alarms.noSuccessHours,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      // No data at all (nothing polled, or the worker never ran) is exactly what this is for.
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    }),
+    new cloudwatch.Alarm(scope, 'JobQueueAgeAlarm', {
+      alarmDescription:
+        'Jobs wait over an hour in the job queue: raise worker.maxConcurrency, or a shard is stuck.',
+      metric: props.jobQueue.metricApproximateAgeOfOldestMessage({
+        period: five,
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: 3600,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }),
+  ];
+}

@@ -1,0 +1,25 @@
+/**
+ * What the handlers emit with Powertools Metrics (EMF in the logs, no API calls): the namespace,
+ * the `service` dimension (POWERTOOLS_SERVICE_NAME, set by the construct; the only dimension, so
+ * 10,000 mailboxes are not 10,000 custom metrics) and the metric names. The worker writes one EMF
+ * record per batch; Lambda's own Duration and Errors metrics (free) cover timing and crashes.
+ *
+ * Each name is one custom metric ($0.30 a month): seven in all.
+ */
+export const METRICS = {
+  namespace: 'Pop3Poller',
+  workerService: 'pop3-poller-worker',
+  dispatcherService: 'pop3-poller-dispatcher',
+  /** Mailbox polls in the batch (a count). */
+  polls: 'Polls',
+  /** Polls of the batch that failed (a sum; so `Polls − PollErrors` succeeded). */
+  pollErrors: 'PollErrors',
+  /** Mailboxes failing in a way a retry will not fix (bad password, TLS, server refuses). */
+  needsAttention: 'NeedsAttention',
+  messagesArchived: 'MessagesArchived',
+  bytesArchived: 'BytesArchived',
+  /** Messages left on the servers by the batch (bounds, deadline or failures). */
+  backlog: 'Backlog',
+  /** Batch jobs the dispatcher put on the job queue. */
+  jobsEnqueued: 'JobsEnqueued',
+} as const;
