@@ -1,0 +1,221 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { StubError, check } from './http';
+
+/**
+ * SQS (JSON protocol, `AmazonSQS.<Operation>`). A queue exists as soon as a URL is used; a URL
+ * ending in `.fifo` is a FIFO queue: MessageGroupId required, order kept per group, one group's
+ * messages held back while one of them is in flight, and sends deduplicated for 5 minutes on
+ * MessageDeduplicationId (or the body's SHA-256 when none is given, as with content-based dedup).
+ * ReceiveMessage never waits (WaitTimeSeconds is ignored).
+ */
+
+export interface SqsMessage {
+  readonly messageId: string;
+  readonly body: string;
+  readonly messageAttributes: Record<string, unknown> | undefined;
+  readonly messageGroupId: string | undefined;
+  readonly messageDeduplicationId: string | undefined;
+  readonly delaySeconds: number | undefined;
+  readonly sequenceNumber: string | undefined;
+  readonly sentAt: number;
+  visibleAt: number;
+  receiveCount: number;
+  receiptHandle: string | undefined;
+}
+
+interface Queue {
+  readonly messages: SqsMessage[];
+  readonly sent: SqsMessage[];
+  readonly dedup: Map<string, { messageId: string; sequenceNumber: string | undefined; at: number }>;
+}
+
+const MAX_MESSAGE_BYTES = 256 * 1024;
+const DEDUP_MS = 5 * 60 * 1000;
+const md5 = (text: string): string => createHash('md5').update(text, 'utf8').digest('hex');
+
+export class SqsStub {
+  private readonly queues = new Map<string, Queue>();
+  private sequence = 0n;
+  private failing: Array<{ match: (entry: any) => boolean; code: string; times: number }> = [];
+
+  constructor(private readonly now: () => number) {}
+
+  /** Messages in the queue now (not deleted), in order, in flight or not. */
+  messages(queueUrl: string): SqsMessage[] {
+    return [...(this.queues.get(queueUrl)?.messages ?? [])];
+  }
+  /** Every message the queue accepted (deduplicated sends not repeated), deleted or not. */
+  sent(queueUrl: string): SqsMessage[] {
+    return [...(this.queues.get(queueUrl)?.sent ?? [])];
+  }
+  queueUrls(): string[] {
+    return [...this.queues.keys()];
+  }
+  /** SendMessageBatch entries matching `match` fail (Failed[], code) the next `times` times they are sent. */
+  failEntries(match: (entry: { Id: string; MessageBody: string }) => boolean, code = 'InternalError', times = 1): void {
+    this.failing.push({ match, code, times });
+  }
+  reset(): void {
+    this.queues.clear();
+    this.failing = [];
+  }
+
+  private queue(url: unknown): Queue {
+    check(typeof url === 'string' && /^https?:\/\//.test(url), 'QueueUrl is required', 'InvalidAddress');
+    let queue = this.queues.get(url);
+    if (!queue) this.queues.set(url, (queue = { messages: [], sent: [], dedup: new Map() }));
+    return queue;
+  }
+
+  private send(url: string, input: any): { MessageId: string; MD5OfMessageBody: string; SequenceNumber?: string } {
+    const queue = this.queue(url);
+    const fifo = url.endsWith('.fifo');
+    const body = input.MessageBody;
+    check(typeof body === 'string' && body.length > 0, 'The request must contain the parameter MessageBody.', 'MissingParameter');
+    check(Buffer.byteLength(body) <= MAX_MESSAGE_BYTES, `message longer than ${MAX_MESSAGE_BYTES} bytes`, 'InvalidParameterValue');
+    if (fifo) {
+      check(input.MessageGroupId, 'The request must contain the parameter MessageGroupId.', 'MissingParameter');
+      check(input.DelaySeconds === undefined || input.DelaySeconds === 0, 'FIFO queues take no per-message DelaySeconds', 'InvalidParameterValue');
+    } else {
+      check(input.MessageDeduplicationId === undefined, 'MessageDeduplicationId is only for FIFO queues', 'InvalidParameterValue');
+    }
+    const now = this.now();
+    if (fifo) {
+      const dedupId: string = input.MessageDeduplicationId ?? createHash('sha256').update(body).digest('hex');
+      const earlier = queue.dedup.get(dedupId);
+      if (earlier && now - earlier.at < DEDUP_MS) {
+        return { MessageId: earlier.messageId, MD5OfMessageBody: md5(body), ...(earlier.sequenceNumber ? { SequenceNumber: earlier.sequenceNumber } : {}) };
+      }
+    }
+    const sequenceNumber = fifo ? String(++this.sequence).padStart(20, '0') : undefined;
+    const message: SqsMessage = {
+      messageId: randomUUID(),
+      body,
+      messageAttributes: input.MessageAttributes,
+      messageGroupId: input.MessageGroupId,
+      messageDeduplicationId: input.MessageDeduplicationId,
+      delaySeconds: input.DelaySeconds,
+      sequenceNumber,
+      sentAt: now,
+      visibleAt: now + (input.DelaySeconds ?? 0) * 1000,
+      receiveCount: 0,
+      receiptHandle: undefined,
+    };
+    if (fifo) {
+      const dedupId: string = input.MessageDeduplicationId ?? createHash('sha256').update(body).digest('hex');
+      queue.dedup.set(dedupId, { messageId: message.messageId, sequenceNumber, at: now });
+    }
+    queue.messages.push(message);
+    queue.sent.push(message);
+    return {
+      MessageId: message.messageId,
+      MD5OfMessageBody: md5(body),
+      ...(sequenceNumber ? { SequenceNumber: sequenceNumber } : {}),
+    };
+  }
+
+  private byHandle(queue: Queue, handle: unknown): SqsMessage {
+    const message = queue.messages.find((m) => m.receiptHandle !== undefined && m.receiptHandle === handle);
+    if (!message) throw new StubError(400, 'ReceiptHandleIsInvalid', `The receipt handle "${String(handle)}" is not valid.`);
+    return message;
+  }
+
+  private batch<T>(entries: unknown, each: (entry: any) => T): { Successful: T[]; Failed: unknown[] } {
+    check(Array.isArray(entries) && entries.length > 0, 'There should be at least one entry in the request.', 'EmptyBatchRequest');
+    check(entries.length <= 10, 'Maximum number of entries per request are 10.', 'TooManyEntriesInBatchRequest');
+    const ids = entries.map((e: any) => e.Id);
+    check(new Set(ids).size === ids.length, 'Two or more batch entries have the same Id.', 'BatchEntryIdsNotDistinct');
+    const Successful: T[] = [];
+    const Failed: unknown[] = [];
+    for (const entry of entries) {
+      const fault = this.failing.find((f) => f.times > 0 && f.match(entry));
+      if (fault) {
+        fault.times--;
+        Failed.push({ Id: entry.Id, Code: fault.code, Message: 'failed by the stub', SenderFault: false });
+        continue;
+      }
+      try {
+        Successful.push(each(entry));
+      } catch (error) {
+        if (!(error instanceof StubError)) throw error;
+        Failed.push({ Id: entry.Id, Code: error.code, Message: error.message, SenderFault: true });
+      }
+    }
+    return { Successful, Failed };
+  }
+
+  readonly operations: Readonly<Record<string, (input: any) => unknown>> = {
+    SendMessage: (input) => this.send(input.QueueUrl, input),
+    SendMessageBatch: (input) => {
+      this.queue(input.QueueUrl);
+      const total = (input.Entries ?? []).reduce((n: number, e: any) => n + Buffer.byteLength(String(e.MessageBody ?? '')), 0);
+      check(total <= MAX_MESSAGE_BYTES, `Batch requests cannot be longer than ${MAX_MESSAGE_BYTES} bytes.`, 'BatchRequestTooLong');
+      return this.batch(input.Entries, (entry) => ({ Id: entry.Id, ...this.send(input.QueueUrl, entry) }));
+    },
+    ReceiveMessage: (input) => {
+      const queue = this.queue(input.QueueUrl);
+      const max = input.MaxNumberOfMessages ?? 1;
+      check(Number.isInteger(max) && max >= 1 && max <= 10, 'MaxNumberOfMessages must be 1 to 10', 'InvalidParameterValue');
+      const visibility = (input.VisibilityTimeout ?? 30) * 1000;
+      const wanted = new Set<string>([...(input.AttributeNames ?? []), ...(input.MessageSystemAttributeNames ?? [])]);
+      const now = this.now();
+      const blockedGroups = new Set<string>();
+      const out: unknown[] = [];
+      for (const m of queue.messages) {
+        if (out.length >= max) break;
+        if (m.messageGroupId !== undefined && blockedGroups.has(m.messageGroupId)) continue;
+        if (m.visibleAt > now) {
+          if (m.messageGroupId !== undefined && m.receiveCount > 0) blockedGroups.add(m.messageGroupId);
+          continue;
+        }
+        if (m.messageGroupId !== undefined) blockedGroups.add(m.messageGroupId);
+        m.receiveCount++;
+        m.visibleAt = now + visibility;
+        m.receiptHandle = `${m.messageId}#${randomUUID()}`;
+        const all: Record<string, string | undefined> = {
+          ApproximateReceiveCount: String(m.receiveCount),
+          SentTimestamp: String(m.sentAt),
+          ApproximateFirstReceiveTimestamp: String(now),
+          MessageGroupId: m.messageGroupId,
+          MessageDeduplicationId: m.messageDeduplicationId,
+          SequenceNumber: m.sequenceNumber,
+        };
+        const attributes = Object.fromEntries(
+          Object.entries(all).filter(([k, v]) => v !== undefined && (wanted.has('All') || wanted.has(k))),
+        );
+        out.push({
+          MessageId: m.messageId,
+          ReceiptHandle: m.receiptHandle,
+          MD5OfBody: md5(m.body),
+          Body: m.body,
+          ...(Object.keys(attributes).length > 0 ? { Attributes: attributes } : {}),
+          ...(m.messageAttributes && (input.MessageAttributeNames ?? []).length > 0 ? { MessageAttributes: m.messageAttributes } : {}),
+        });
+      }
+      return out.length > 0 ? { Messages: out } : {};
+    },
+    DeleteMessage: (input) => {
+      const queue = this.queue(input.QueueUrl);
+      const message = this.byHandle(queue, input.ReceiptHandle);
+      queue.messages.splice(queue.messages.indexOf(message), 1);
+      return {};
+    },
+    DeleteMessageBatch: (input) => {
+      const queue = this.queue(input.QueueUrl);
+      return this.batch(input.Entries, (entry) => {
+        const message = this.byHandle(queue, entry.ReceiptHandle);
+        queue.messages.splice(queue.messages.indexOf(message), 1);
+        return { Id: entry.Id };
+      });
+    },
+    ChangeMessageVisibility: (input) => {
+      const queue = this.queue(input.QueueUrl);
+      const message = this.byHandle(queue, input.ReceiptHandle);
+      const timeout = input.VisibilityTimeout;
+      check(Number.isInteger(timeout) && timeout >= 0 && timeout <= 43_200, 'VisibilityTimeout must be 0 to 43200', 'InvalidParameterValue');
+      if (message.visibleAt <= this.now()) throw new StubError(400, 'MessageNotInflight', 'The message is not in flight.');
+      message.visibleAt = this.now() + timeout * 1000;
+      return {};
+    },
+  };
+}
