@@ -1,4 +1,4 @@
-import { StubError, check } from './http';
+import { StubError, check, type Wire } from './http';
 
 /**
  * DynamoDB (JSON 1.0, `DynamoDB_20120810.<Operation>`). Tables must be declared first
@@ -11,7 +11,7 @@ import { StubError, check } from './http';
  * the stub, never silently ignored.
  */
 
-type Item = Record<string, any>;
+type Item = Record<string, Wire>;
 
 export interface TableKey {
   readonly hashKey: string;
@@ -37,13 +37,19 @@ export function itemSize(item: Item): number {
   return size;
 }
 
-function valueSize(value: any): number {
+function valueSize(value: Wire): number {
   const [type, v] = Object.entries(value ?? {})[0] ?? [];
   switch (type) {
     case 'S':
       return Buffer.byteLength(v as string);
     case 'N':
-      return Math.ceil(String(v).replace(/^-|\.|e.*$/gi, '').replace(/^0+/, '').length / 2) + 1;
+      return (
+        Math.ceil(
+          String(v)
+            .replace(/^-|\.|e.*$/gi, '')
+            .replace(/^0+/, '').length / 2,
+        ) + 1
+      );
     case 'B':
       return Buffer.from(v as string, 'base64').length;
     case 'BOOL':
@@ -56,9 +62,11 @@ function valueSize(value: any): number {
     case 'BS':
       return (v as string[]).reduce((n, s) => n + Buffer.from(s, 'base64').length, 0);
     case 'M':
-      return 3 + Object.entries(v as Item).reduce((n, [k, x]) => n + Buffer.byteLength(k) + 1 + valueSize(x), 0);
+      return (
+        3 + Object.entries(v as Item).reduce((n, [k, x]) => n + Buffer.byteLength(k) + 1 + valueSize(x), 0)
+      );
     case 'L':
-      return 3 + (v as any[]).reduce((n: number, x) => n + 1 + valueSize(x), 0);
+      return 3 + (v as Wire[]).reduce((n: number, x) => n + 1 + valueSize(x), 0);
   }
   throw new StubError(400, 'ValidationException', `unsupported attribute value ${JSON.stringify(value)}`);
 }
@@ -79,7 +87,9 @@ export class DynamoDbStub {
   }
   /** Items in key order, wire form. */
   items(table: string): Item[] {
-    return [...this.table(table).items.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, i]) => i);
+    return [...this.table(table).items.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, i]) => i);
   }
   item(table: string, key: Item): Item | undefined {
     const t = this.table(table);
@@ -107,8 +117,10 @@ export class DynamoDbStub {
   /** The item's key as a string; with `fromItem`, other attributes are allowed. */
   private keyString(table: Table, key: Item, fromItem = false): string {
     const names = [table.key.hashKey, ...(table.key.rangeKey ? [table.key.rangeKey] : [])];
-    const ok = names.every((n) => key?.[n] !== undefined) && (fromItem || Object.keys(key).length === names.length);
-    if (!ok) throw new StubError(400, 'ValidationException', 'The provided key element does not match the schema');
+    const ok =
+      names.every((n) => key?.[n] !== undefined) && (fromItem || Object.keys(key).length === names.length);
+    if (!ok)
+      throw new StubError(400, 'ValidationException', 'The provided key element does not match the schema');
     return JSON.stringify(names.map((n) => key[n]));
   }
 
@@ -121,11 +133,14 @@ export class DynamoDbStub {
   private name(token: string, names: Record<string, string> | undefined): string {
     if (!token.startsWith('#')) return token;
     const name = names?.[token];
-    check(name !== undefined, `An expression attribute name used in the document path is not defined; attribute name: ${token}`);
+    check(
+      name !== undefined,
+      `An expression attribute name used in the document path is not defined; attribute name: ${token}`,
+    );
     return name;
   }
 
-  private checkCondition(input: any, existing: Item | undefined): void {
+  private checkCondition(input: Wire, existing: Item | undefined): void {
     const expression: string | undefined = input.ConditionExpression;
     if (expression === undefined) return;
     for (const clause of expression.split(/\s+AND\s+/i)) {
@@ -134,17 +149,24 @@ export class DynamoDbStub {
       const present = existing?.[this.name(m[2]!, input.ExpressionAttributeNames)] !== undefined;
       if (present !== (m[1] === 'attribute_exists')) {
         throw new StubError(400, 'ConditionalCheckFailedException', 'The conditional request failed', {
-          ...(input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' && existing ? { Item: existing as any } : {}),
+          ...(input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' && existing
+            ? { Item: existing as Wire }
+            : {}),
         });
       }
     }
   }
 
-  private rejectUnsupported(input: any, names: string[]): void {
+  private rejectUnsupported(input: Wire, names: string[]): void {
     for (const n of names) if (input[n] !== undefined) throw unsupported(n);
   }
 
-  private withCapacity(input: any, table: string, units: Capacity, output: Record<string, unknown>): unknown {
+  private withCapacity(
+    input: Wire,
+    table: string,
+    units: Capacity,
+    output: Record<string, unknown>,
+  ): unknown {
     this.lastCapacity = units;
     if (input.ReturnConsumedCapacity === 'TOTAL' || input.ReturnConsumedCapacity === 'INDEXES') {
       output.ConsumedCapacity = {
@@ -157,12 +179,13 @@ export class DynamoDbStub {
     return output;
   }
 
-  readonly operations: Readonly<Record<string, (input: any) => unknown>> = {
+  readonly operations: Readonly<Record<string, (input: Wire) => unknown>> = {
     GetItem: (input) => {
       this.rejectUnsupported(input, ['ProjectionExpression', 'AttributesToGet']);
       const table = this.table(input.TableName);
       const item = table.items.get(this.keyString(table, input.Key));
-      const read = Math.max(1, Math.ceil((item ? itemSize(item) : 0) / 4096)) * (input.ConsistentRead ? 1 : 0.5);
+      const read =
+        Math.max(1, Math.ceil((item ? itemSize(item) : 0) / 4096)) * (input.ConsistentRead ? 1 : 0.5);
       return this.withCapacity(input, input.TableName, { read, write: 0 }, item ? { Item: item } : {});
     },
     PutItem: (input) => {
@@ -174,7 +197,12 @@ export class DynamoDbStub {
       check(itemSize(input.Item) <= 400 * 1024, 'Item size has exceeded the maximum allowed size');
       table.items.set(k, input.Item);
       const write = Math.max(1, Math.ceil(Math.max(itemSize(input.Item), old ? itemSize(old) : 0) / 1024));
-      return this.withCapacity(input, input.TableName, { read: 0, write }, input.ReturnValues === 'ALL_OLD' && old ? { Attributes: old } : {});
+      return this.withCapacity(
+        input,
+        input.TableName,
+        { read: 0, write },
+        input.ReturnValues === 'ALL_OLD' && old ? { Attributes: old } : {},
+      );
     },
     DeleteItem: (input) => {
       const table = this.table(input.TableName);
@@ -183,7 +211,12 @@ export class DynamoDbStub {
       this.checkCondition(input, old);
       table.items.delete(k);
       const write = Math.max(1, Math.ceil((old ? itemSize(old) : 0) / 1024));
-      return this.withCapacity(input, input.TableName, { read: 0, write }, input.ReturnValues === 'ALL_OLD' && old ? { Attributes: old } : {});
+      return this.withCapacity(
+        input,
+        input.TableName,
+        { read: 0, write },
+        input.ReturnValues === 'ALL_OLD' && old ? { Attributes: old } : {},
+      );
     },
     UpdateItem: (input) => {
       this.rejectUnsupported(input, ['AttributeUpdates', 'Expected', 'ConditionalOperator']);
@@ -199,8 +232,14 @@ export class DynamoDbStub {
         if (!a) throw unsupported(`UpdateExpression clause "${assignment.trim()}"`);
         const name = this.name(a[1]!, input.ExpressionAttributeNames);
         const value = input.ExpressionAttributeValues?.[a[2]!];
-        check(value !== undefined, `An expression attribute value used in expression is not defined; attribute value: ${a[2]}`);
-        check(name !== table.key.hashKey && name !== table.key.rangeKey, `Cannot update attribute ${name}. This attribute is part of the key`);
+        check(
+          value !== undefined,
+          `An expression attribute value used in expression is not defined; attribute value: ${a[2]}`,
+        );
+        check(
+          name !== table.key.hashKey && name !== table.key.rangeKey,
+          `Cannot update attribute ${name}. This attribute is part of the key`,
+        );
         updated[name] = value;
       }
       const item = { ...(old ?? input.Key), ...updated };
@@ -209,15 +248,33 @@ export class DynamoDbStub {
         ALL_NEW: item,
         ALL_OLD: old,
         UPDATED_NEW: updated,
-        UPDATED_OLD: old && Object.fromEntries(Object.keys(updated).filter((n) => old[n] !== undefined).map((n) => [n, old[n]])),
+        UPDATED_OLD:
+          old &&
+          Object.fromEntries(
+            Object.keys(updated)
+              .filter((n) => old[n] !== undefined)
+              .map((n) => [n, old[n]]),
+          ),
       };
       const attributes = returned[input.ReturnValues ?? 'NONE'];
       const write = Math.max(1, Math.ceil(Math.max(itemSize(item), old ? itemSize(old) : 0) / 1024));
-      return this.withCapacity(input, input.TableName, { read: 0, write }, attributes ? { Attributes: attributes } : {});
+      return this.withCapacity(
+        input,
+        input.TableName,
+        { read: 0, write },
+        attributes ? { Attributes: attributes } : {},
+      );
     },
     Scan: (input) => {
       this.rejectUnsupported(input, [
-        'FilterExpression', 'ProjectionExpression', 'ScanFilter', 'AttributesToGet', 'Segment', 'TotalSegments', 'IndexName', 'Select',
+        'FilterExpression',
+        'ProjectionExpression',
+        'ScanFilter',
+        'AttributesToGet',
+        'Segment',
+        'TotalSegments',
+        'IndexName',
+        'Select',
       ]);
       const table = this.table(input.TableName);
       const limit: number = input.Limit ?? Infinity;
@@ -239,22 +296,32 @@ export class DynamoDbStub {
       }
       const more = i < keys.length;
       const read = Math.max(1, Math.ceil(bytes / 4096)) * (input.ConsistentRead ? 1 : 0.5);
-      return this.withCapacity(input, input.TableName, { read, write: 0 }, {
-        Items: items,
-        Count: items.length,
-        ScannedCount: items.length,
-        ...(more && items.length > 0 ? { LastEvaluatedKey: this.keyOf(table, items.at(-1)!) } : {}),
-      });
+      return this.withCapacity(
+        input,
+        input.TableName,
+        { read, write: 0 },
+        {
+          Items: items,
+          Count: items.length,
+          ScannedCount: items.length,
+          ...(more && items.length > 0 ? { LastEvaluatedKey: this.keyOf(table, items.at(-1)!) } : {}),
+        },
+      );
     },
     BatchWriteItem: (input) => {
-      const requests: Array<{ table: string; request: any }> = Object.entries(input.RequestItems ?? {}).flatMap(
-        ([table, list]) => (list as any[]).map((request) => ({ table, request })),
+      const requests: Array<{ table: string; request: Wire }> = Object.entries(
+        input.RequestItems ?? {},
+      ).flatMap(([table, list]) => (list as Wire[]).map((request) => ({ table, request })));
+      check(
+        requests.length >= 1 && requests.length <= 25,
+        'Too many items requested for the BatchWriteItem call',
       );
-      check(requests.length >= 1 && requests.length <= 25, 'Too many items requested for the BatchWriteItem call');
       const seen = new Set<string>();
       for (const { table, request } of requests) {
         const t = this.table(table);
-        const k = table + this.keyString(t, request.PutRequest?.Item ?? request.DeleteRequest?.Key, !!request.PutRequest);
+        const k =
+          table +
+          this.keyString(t, request.PutRequest?.Item ?? request.DeleteRequest?.Key, !!request.PutRequest);
         check(!seen.has(k), 'Provided list of item keys contains duplicates');
         seen.add(k);
       }

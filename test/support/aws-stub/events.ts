@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { check } from './http';
+import { check, type Wire } from './http';
 
 /** EventBridge PutEvents (JSON 1.1, `AWSEvents.PutEvents`): entries stored in order. */
 
@@ -14,7 +14,7 @@ export interface StoredEvent {
 }
 
 interface EntryFault {
-  readonly match: (entry: any, index: number) => boolean;
+  readonly match: (entry: Wire, index: number) => boolean;
   readonly errorCode: string;
   times: number;
 }
@@ -22,7 +22,7 @@ interface EntryFault {
 const MAX_REQUEST_BYTES = 256 * 1024;
 
 /** Size as PutEvents counts it against 256 KB. */
-function entrySize(entry: any): number {
+function entrySize(entry: Wire): number {
   let size = entry.Time !== undefined ? 14 : 0;
   for (const part of [entry.Source, entry.DetailType, entry.Detail, ...(entry.Resources ?? [])]) {
     if (typeof part === 'string') size += Buffer.byteLength(part, 'utf8');
@@ -50,9 +50,9 @@ export class EventsStub {
     this.faults = [];
   }
 
-  readonly operations: Readonly<Record<string, (input: any) => unknown>> = {
+  readonly operations: Readonly<Record<string, (input: Wire) => unknown>> = {
     PutEvents: (input) => {
-      const entries: any[] = input.Entries ?? [];
+      const entries: Wire[] = input.Entries ?? [];
       check(entries.length >= 1 && entries.length <= 10, 'Entries must hold 1 to 10 entries');
       const total = entries.reduce((n, e) => n + entrySize(e), 0);
       check(total < MAX_REQUEST_BYTES, `Total size of the entries in the request is over the limit.`);
@@ -72,7 +72,8 @@ export class EventsStub {
         }
         try {
           const detail = JSON.parse(entry.Detail);
-          if (detail === null || typeof detail !== 'object' || Array.isArray(detail)) throw new Error('not an object');
+          if (detail === null || typeof detail !== 'object' || Array.isArray(detail))
+            throw new Error('not an object');
         } catch {
           return fail('MalformedDetail', 'Detail is malformed.');
         }

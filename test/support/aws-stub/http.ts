@@ -1,5 +1,9 @@
 import type { IncomingHttpHeaders } from 'node:http';
 
+/** Wire JSON as a service receives it: untyped, and checked field by field where it matters. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Wire = any;
+
 /** A request as the stub's services see it: the whole body read, headers lower-cased (Node's). */
 export interface StubRequest {
   readonly method: string;
@@ -37,12 +41,6 @@ export function header(req: StubRequest, name: string): string | undefined {
 let requestCounter = 0;
 export function requestId(): string {
   return `stub-${Date.now().toString(36)}-${(++requestCounter).toString(36)}`;
-}
-
-/** One JSON-protocol service (X-Amz-Target: <prefix>.<Operation>). */
-export interface JsonService {
-  /** Implemented operations; anything else is answered UnknownOperationException. */
-  readonly operations: Readonly<Record<string, (input: any) => unknown>>;
 }
 
 export function jsonResponse(contentType: string, status: number, value: unknown): StubResponse {

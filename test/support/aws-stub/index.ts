@@ -2,7 +2,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDbStub, type Capacity, type TableKey } from './dynamodb';
 import { EventsStub } from './events';
-import { StubError, jsonError, jsonResponse, type StubRequest, type StubResponse } from './http';
+import { StubError, jsonError, jsonResponse, type StubRequest, type StubResponse, type Wire } from './http';
 import { S3Stub } from './s3';
 import { SecretsStub } from './secrets';
 import { SqsStub } from './sqs';
@@ -84,13 +84,21 @@ export interface AwsStub {
 
 const JSON_SERVICES: Record<string, { service: ServiceName; contentType: string; namespace: string }> = {
   AmazonSQS: { service: 'SQS', contentType: 'application/x-amz-json-1.0', namespace: 'com.amazonaws.sqs' },
-  AWSEvents: { service: 'EventBridge', contentType: 'application/x-amz-json-1.1', namespace: 'com.amazonaws.eventbridge' },
+  AWSEvents: {
+    service: 'EventBridge',
+    contentType: 'application/x-amz-json-1.1',
+    namespace: 'com.amazonaws.eventbridge',
+  },
   secretsmanager: {
     service: 'SecretsManager',
     contentType: 'application/x-amz-json-1.1',
     namespace: 'com.amazonaws.secretsmanager',
   },
-  DynamoDB_20120810: { service: 'DynamoDB', contentType: 'application/x-amz-json-1.0', namespace: 'com.amazonaws.dynamodb.v20120810' },
+  DynamoDB_20120810: {
+    service: 'DynamoDB',
+    contentType: 'application/x-amz-json-1.0',
+    namespace: 'com.amazonaws.dynamodb.v20120810',
+  },
 };
 
 export async function startAwsStub(options: AwsStubOptions = {}): Promise<AwsStub> {
@@ -102,7 +110,7 @@ export async function startAwsStub(options: AwsStubOptions = {}): Promise<AwsStu
   const secrets = new SecretsStub(region, now);
   const dynamodb = new DynamoDbStub(options.scanPageBytes);
   for (const [name, key] of Object.entries(options.tables ?? {})) dynamodb.createTable(name, key);
-  const jsonOperations: Record<ServiceName, Readonly<Record<string, (input: any) => unknown>>> = {
+  const jsonOperations: Record<ServiceName, Readonly<Record<string, (input: Wire) => unknown>>> = {
     SQS: sqs.operations,
     EventBridge: events.operations,
     SecretsManager: secrets.operations,
@@ -111,7 +119,10 @@ export async function startAwsStub(options: AwsStubOptions = {}): Promise<AwsStu
     Unknown: {},
   };
   let log: AwsCall[] = [];
-  const faults = new Map<string, { times: number; name: string; status: number; message: string | undefined }>();
+  const faults = new Map<
+    string,
+    { times: number; name: string; status: number; message: string | undefined }
+  >();
 
   interface Answer {
     service: ServiceName;
@@ -131,7 +142,12 @@ export async function startAwsStub(options: AwsStubOptions = {}): Promise<AwsStu
       const namespace = json?.namespace ?? 'com.amazonaws.unknown';
       const handler = jsonOperations[service][operation];
       const fail = (error: StubError, implemented = true): ReturnType<typeof respond> =>
-        Promise.resolve({ service, operation: operation || targetHeader, implemented, response: jsonError(contentType, error, namespace) });
+        Promise.resolve({
+          service,
+          operation: operation || targetHeader,
+          implemented,
+          response: jsonError(contentType, error, namespace),
+        });
       if (!handler) return fail(unknownOperation(`${service}.${operation}`), false);
       const fault = takeFault(`${service}.${operation}`);
       if (fault) return fail(fault);
@@ -140,7 +156,13 @@ export async function startAwsStub(options: AwsStubOptions = {}): Promise<AwsStu
         dynamodb.lastCapacity = undefined;
         const output = await handler(input);
         const capacity = service === 'DynamoDB' ? dynamodb.lastCapacity : undefined;
-        return { service, operation, implemented: true, response: jsonResponse(contentType, 200, output), ...(capacity ? { capacity } : {}) };
+        return {
+          service,
+          operation,
+          implemented: true,
+          response: jsonResponse(contentType, 200, output),
+          ...(capacity ? { capacity } : {}),
+        };
       } catch (error) {
         return fail(asStubError(error));
       }
@@ -148,14 +170,24 @@ export async function startAwsStub(options: AwsStubOptions = {}): Promise<AwsStu
     const operation = s3.operation(req);
     const handler = s3.operations[operation];
     if (!handler) {
-      return { service: 'S3', operation, implemented: false, response: s3.errorResponse(req, unknownOperation(`S3.${operation}`)) };
+      return {
+        service: 'S3',
+        operation,
+        implemented: false,
+        response: s3.errorResponse(req, unknownOperation(`S3.${operation}`)),
+      };
     }
     const fault = takeFault(`S3.${operation}`);
     if (fault) return { service: 'S3', operation, implemented: true, response: s3.errorResponse(req, fault) };
     try {
       return { service: 'S3', operation, implemented: true, response: await handler(req) };
     } catch (error) {
-      return { service: 'S3', operation, implemented: true, response: s3.errorResponse(req, asStubError(error)) };
+      return {
+        service: 'S3',
+        operation,
+        implemented: true,
+        response: s3.errorResponse(req, asStubError(error)),
+      };
     }
   }
 
@@ -209,6 +241,7 @@ export async function startAwsStub(options: AwsStubOptions = {}): Promise<AwsStu
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  sqs.baseUrl = url;
 
   return {
     url,
@@ -232,7 +265,8 @@ export async function startAwsStub(options: AwsStubOptions = {}): Promise<AwsStu
     calls: () => [...log],
     counts: () => {
       const counts: Record<string, number> = {};
-      for (const c of log) counts[`${c.service}.${c.operation}`] = (counts[`${c.service}.${c.operation}`] ?? 0) + 1;
+      for (const c of log)
+        counts[`${c.service}.${c.operation}`] = (counts[`${c.service}.${c.operation}`] ?? 0) + 1;
       return counts;
     },
     reset: () => {
@@ -276,7 +310,11 @@ function unknownOperation(name: string): StubError {
 function asStubError(error: unknown): StubError {
   if (error instanceof StubError) return error;
   if (error instanceof SyntaxError) return new StubError(400, 'SerializationException', error.message);
-  return new StubError(500, 'InternalFailure', `aws-stub: ${error instanceof Error ? error.stack : String(error)}`);
+  return new StubError(
+    500,
+    'InternalFailure',
+    `aws-stub: ${error instanceof Error ? error.stack : String(error)}`,
+  );
 }
 
 function errorCodeOf(response: StubResponse): string | undefined {

@@ -12,6 +12,7 @@ import {
   type S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { startAwsStub, type AwsStub } from './index';
+import { checksumOf } from './s3';
 
 /** The stub's S3 against the real S3Client, configured only through the environment (as in Lambda). */
 
@@ -44,11 +45,15 @@ async function rejected(promise: Promise<unknown>): Promise<S3ServiceException> 
 }
 
 test('PutObject stores bytes 0-255 exactly, with the default CRC32 checksum, and GetObject returns them', async () => {
-  const put = await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'dir/all bytes+é.bin', Body: allBytes }));
+  const put = await s3.send(
+    new PutObjectCommand({ Bucket: 'b', Key: 'dir/all bytes+é.bin', Body: allBytes }),
+  );
   expect(aws.s3.object('b', 'dir/all bytes+é.bin')).toEqual(allBytes);
   expect(put.ETag).toBe(`"${createHash('md5').update(allBytes).digest('hex')}"`);
   expect(aws.s3.info('b', 'dir/all bytes+é.bin')?.checksum.algorithm).toBe('crc32');
-  const got = await s3.send(new GetObjectCommand({ Bucket: 'b', Key: 'dir/all bytes+é.bin', ChecksumMode: 'ENABLED' }));
+  const got = await s3.send(
+    new GetObjectCommand({ Bucket: 'b', Key: 'dir/all bytes+é.bin', ChecksumMode: 'ENABLED' }),
+  );
   expect(Buffer.from(await got.Body!.transformToByteArray())).toEqual(allBytes);
   expect(got.ChecksumCRC32).toBeDefined();
   expect(aws.counts()).toEqual({ 'S3.PutObject': 1, 'S3.GetObject': 1 });
@@ -58,12 +63,19 @@ test('a streamed multi-chunk Readable is decoded from aws-chunked, its trailing 
   const chunks = Array.from({ length: 40 }, (_, i) => Buffer.alloc(50_000 + i, i));
   const whole = Buffer.concat(chunks);
   await s3.send(
-    new PutObjectCommand({ Bucket: 'b', Key: 'streamed', Body: Readable.from(chunks), ContentLength: whole.length }),
+    new PutObjectCommand({
+      Bucket: 'b',
+      Key: 'streamed',
+      Body: Readable.from(chunks),
+      ContentLength: whole.length,
+    }),
   );
   expect(aws.s3.object('b', 'streamed')?.equals(whole)).toBe(true);
   const [call] = aws.calls();
   expect(call!.requestBytes).toBeGreaterThan(whole.length); // the framing is counted as sent
-  const head = await s3.send(new HeadObjectCommand({ Bucket: 'b', Key: 'streamed', ChecksumMode: 'ENABLED' }));
+  const head = await s3.send(
+    new HeadObjectCommand({ Bucket: 'b', Key: 'streamed', ChecksumMode: 'ENABLED' }),
+  );
   expect(head.ContentLength).toBe(whole.length);
   expect(head.ChecksumCRC32 ?? head.ChecksumCRC64NVME ?? head.ChecksumCRC32C).toBeDefined();
 });
@@ -85,7 +97,9 @@ test('a 6 MB body with ChecksumSHA256, metadata and content type, as the archive
     }),
   );
   expect(aws.s3.object('archive', 'a/x.eml')?.equals(body)).toBe(true);
-  const head = await s3.send(new HeadObjectCommand({ Bucket: 'archive', Key: 'a/x.eml', ChecksumMode: 'ENABLED' }));
+  const head = await s3.send(
+    new HeadObjectCommand({ Bucket: 'archive', Key: 'a/x.eml', ChecksumMode: 'ENABLED' }),
+  );
   expect(head).toMatchObject({
     ChecksumSHA256: sha256(body),
     ChecksumType: 'FULL_OBJECT',
@@ -97,23 +111,41 @@ test('a 6 MB body with ChecksumSHA256, metadata and content type, as the archive
 
 test('If-None-Match: * answers 412 when the key exists; If-Match 412 on another ETag, 404 on no object', async () => {
   const first = await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'one', IfNoneMatch: '*' }));
-  const again = await rejected(s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'two', IfNoneMatch: '*' })));
+  const again = await rejected(
+    s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'two', IfNoneMatch: '*' })),
+  );
   expect(again.$metadata.httpStatusCode).toBe(412);
   expect(again.name).toBe('PreconditionFailed');
   expect(aws.s3.object('b', 'k')?.toString()).toBe('one');
-  const stale = await rejected(s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x', IfMatch: '"0000"' })));
+  const stale = await rejected(
+    s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'x', IfMatch: '"0000"' })),
+  );
   expect(stale.$metadata.httpStatusCode).toBe(412);
   await s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'three', IfMatch: first.ETag }));
   expect(aws.s3.object('b', 'k')?.toString()).toBe('three');
-  const none = await rejected(s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'gone', Body: 'x', IfMatch: first.ETag })));
+  const none = await rejected(
+    s3.send(new PutObjectCommand({ Bucket: 'b', Key: 'gone', Body: 'x', IfMatch: first.ETag })),
+  );
   expect(none.$metadata.httpStatusCode).toBe(404);
-  expect(aws.calls().map((c) => c.error)).toEqual([undefined, 'PreconditionFailed', 'PreconditionFailed', undefined, 'NoSuchKey']);
+  expect(aws.calls().map((c) => c.error)).toEqual([
+    undefined,
+    'PreconditionFailed',
+    'PreconditionFailed',
+    undefined,
+    'NoSuchKey',
+  ]);
 });
 
 test('a checksum that does not match the bytes is 400 BadDigest and nothing is stored', async () => {
   const error = await rejected(
     s3.send(
-      new PutObjectCommand({ Bucket: 'b', Key: 'k', Body: 'hello', ChecksumAlgorithm: 'SHA256', ChecksumSHA256: sha256(Buffer.from('other')) }),
+      new PutObjectCommand({
+        Bucket: 'b',
+        Key: 'k',
+        Body: 'hello',
+        ChecksumAlgorithm: 'SHA256',
+        ChecksumSHA256: sha256(Buffer.from('other')),
+      }),
     ),
   );
   expect(error.$metadata.httpStatusCode).toBe(400);
@@ -137,17 +169,40 @@ test('multipart with SHA256 parts and a conditional completion, as the archive s
   const whole = Buffer.concat(parts);
   const upload = async (): Promise<string> => {
     const { UploadId } = await s3.send(
-      new CreateMultipartUploadCommand({ Bucket: 'b', Key: 'big', ChecksumAlgorithm: 'SHA256', ChecksumType: 'COMPOSITE', Metadata: { sha256: 'h' } }),
+      new CreateMultipartUploadCommand({
+        Bucket: 'b',
+        Key: 'big',
+        ChecksumAlgorithm: 'SHA256',
+        ChecksumType: 'COMPOSITE',
+        Metadata: { sha256: 'h' },
+      }),
     );
     const done = [];
     for (const [i, part] of parts.entries()) {
       const out = await s3.send(
-        new UploadPartCommand({ Bucket: 'b', Key: 'big', UploadId, PartNumber: i + 1, Body: part, ContentLength: part.length, ChecksumAlgorithm: 'SHA256', ChecksumSHA256: sha256(part) }),
+        new UploadPartCommand({
+          Bucket: 'b',
+          Key: 'big',
+          UploadId,
+          PartNumber: i + 1,
+          Body: part,
+          ContentLength: part.length,
+          ChecksumAlgorithm: 'SHA256',
+          ChecksumSHA256: sha256(part),
+        }),
       );
       done.push({ PartNumber: i + 1, ETag: out.ETag, ChecksumSHA256: sha256(part) });
     }
     await s3.send(
-      new CompleteMultipartUploadCommand({ Bucket: 'b', Key: 'big', UploadId, MultipartUpload: { Parts: done }, ChecksumType: 'COMPOSITE', MpuObjectSize: whole.length, IfNoneMatch: '*' }),
+      new CompleteMultipartUploadCommand({
+        Bucket: 'b',
+        Key: 'big',
+        UploadId,
+        MultipartUpload: { Parts: done },
+        ChecksumType: 'COMPOSITE',
+        MpuObjectSize: whole.length,
+        IfNoneMatch: '*',
+      }),
     );
     return UploadId!;
   };
@@ -161,14 +216,20 @@ test('multipart with SHA256 parts and a conditional completion, as the archive s
   const error = await rejected(upload());
   expect(error.$metadata.httpStatusCode).toBe(412);
   expect(aws.s3.uploads()).toHaveLength(1); // the failed completion leaves it open, as S3 does
-  expect(aws.counts()).toMatchObject({ 'S3.CreateMultipartUpload': 2, 'S3.UploadPart': 4, 'S3.CompleteMultipartUpload': 2 });
+  expect(aws.counts()).toMatchObject({
+    'S3.CreateMultipartUpload': 2,
+    'S3.UploadPart': 4,
+    'S3.CompleteMultipartUpload': 2,
+  });
 });
 
 test('ListObjectsV2 pages with continuation tokens', async () => {
   for (const k of ['p/1', 'p/2', 'p/3', 'q/1']) await aws.s3.put('b', k, k);
   const first = await s3.send(new ListObjectsV2Command({ Bucket: 'b', Prefix: 'p/', MaxKeys: 2 }));
   expect(first.Contents?.map((c) => c.Key)).toEqual(['p/1', 'p/2']);
-  const second = await s3.send(new ListObjectsV2Command({ Bucket: 'b', Prefix: 'p/', ContinuationToken: first.NextContinuationToken }));
+  const second = await s3.send(
+    new ListObjectsV2Command({ Bucket: 'b', Prefix: 'p/', ContinuationToken: first.NextContinuationToken }),
+  );
   expect(second.Contents?.map((c) => c.Key)).toEqual(['p/3']);
   expect(second.IsTruncated).toBe(false);
 });
@@ -181,5 +242,40 @@ test('injected faults fail the next calls (the SDK retries a 503) and unknown op
   const res = await fetch(`${aws.url}/b/k?tagging`, { method: 'GET' });
   expect(res.status).toBe(400);
   expect(await res.text()).toContain('UnknownOperationException');
-  expect(aws.calls().at(-1)).toMatchObject({ service: 'S3', implemented: false, error: 'UnknownOperationException' });
+  expect(aws.calls().at(-1)).toMatchObject({
+    service: 'S3',
+    implemented: false,
+    error: 'UnknownOperationException',
+  });
+});
+
+test('raw aws-chunked: the trailing checksum is verified; any Authorization is accepted', async () => {
+  const data = Buffer.from('hello, chunked world');
+  const frame = (trailer: string): Buffer =>
+    Buffer.concat([
+      Buffer.from(`5\r\n`),
+      data.subarray(0, 5),
+      Buffer.from(`\r\n${(data.length - 5).toString(16)}\r\n`),
+      data.subarray(5),
+      Buffer.from(`\r\n0\r\nx-amz-checksum-crc32:${trailer}\r\n\r\n`),
+    ]);
+  const put = (body: Buffer): Promise<Response> =>
+    fetch(`${aws.url}/b/raw`, {
+      method: 'PUT',
+      headers: {
+        authorization: 'AWS4-HMAC-SHA256 Credential=nobody, Signature=garbage',
+        'content-encoding': 'aws-chunked',
+        'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+        'x-amz-decoded-content-length': String(data.length),
+        'x-amz-trailer': 'x-amz-checksum-crc32',
+      },
+      body,
+    });
+  const bad = await put(frame(await checksumOf('crc32', Buffer.from('other'))));
+  expect(bad.status).toBe(400);
+  expect(await bad.text()).toContain('<Code>BadDigest</Code>');
+  expect(aws.s3.object('b', 'raw')).toBeUndefined();
+  const good = await put(frame(await checksumOf('crc32', data)));
+  expect(good.status).toBe(200);
+  expect(aws.s3.object('b', 'raw')).toEqual(data);
 });

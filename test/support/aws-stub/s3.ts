@@ -176,7 +176,11 @@ export class S3Stub {
     if (xid) return xid;
     switch (req.method) {
       case 'GET':
-        return has('uploadId') ? 'ListParts' : q.size === 0 ? 'GetObject' : `Unknown(GET object?${[...q.keys()]})`;
+        return has('uploadId')
+          ? 'ListParts'
+          : q.size === 0
+            ? 'GetObject'
+            : `Unknown(GET object?${[...q.keys()]})`;
       case 'HEAD':
         return 'HeadObject';
       case 'PUT':
@@ -194,22 +198,23 @@ export class S3Stub {
     return `Unknown(${req.method})`;
   }
 
-  readonly operations: Readonly<Record<string, (req: StubRequest) => Promise<StubResponse> | StubResponse>> = {
-    PutObject: (req) => this.putObject(req),
-    GetObject: (req) => this.getObject(req, true),
-    HeadObject: (req) => this.getObject(req, false),
-    DeleteObject: (req) => this.deleteObject(req),
-    ListObjectsV2: (req) => this.listObjectsV2(req),
-    CreateBucket: (req) => {
-      this.bucket(target(req).bucket);
-      return { status: 200, headers: { location: `/${target(req).bucket}` }, body: Buffer.alloc(0) };
-    },
-    HeadBucket: () => ({ status: 200, headers: {}, body: Buffer.alloc(0) }),
-    CreateMultipartUpload: (req) => this.createMultipartUpload(req),
-    UploadPart: (req) => this.uploadPart(req),
-    CompleteMultipartUpload: (req) => this.completeMultipartUpload(req),
-    AbortMultipartUpload: (req) => this.abortMultipartUpload(req),
-  };
+  readonly operations: Readonly<Record<string, (req: StubRequest) => Promise<StubResponse> | StubResponse>> =
+    {
+      PutObject: (req) => this.putObject(req),
+      GetObject: (req) => this.getObject(req, true),
+      HeadObject: (req) => this.getObject(req, false),
+      DeleteObject: (req) => this.deleteObject(req),
+      ListObjectsV2: (req) => this.listObjectsV2(req),
+      CreateBucket: (req) => {
+        this.bucket(target(req).bucket);
+        return { status: 200, headers: { location: `/${target(req).bucket}` }, body: Buffer.alloc(0) };
+      },
+      HeadBucket: () => ({ status: 200, headers: {}, body: Buffer.alloc(0) }),
+      CreateMultipartUpload: (req) => this.createMultipartUpload(req),
+      UploadPart: (req) => this.uploadPart(req),
+      CompleteMultipartUpload: (req) => this.completeMultipartUpload(req),
+      AbortMultipartUpload: (req) => this.abortMultipartUpload(req),
+    };
 
   errorResponse(_req: StubRequest, error: StubError): StubResponse {
     const response = xmlResponse(
@@ -241,17 +246,27 @@ export class S3Stub {
         throw new StubError(501, 'NotImplemented', 'If-None-Match on a write accepts only *');
       }
       if (existing)
-        throw new StubError(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
-          Condition: 'If-None-Match',
-        });
+        throw new StubError(
+          412,
+          'PreconditionFailed',
+          'At least one of the pre-conditions you specified did not hold',
+          {
+            Condition: 'If-None-Match',
+          },
+        );
     }
     const ifMatch = header(req, 'if-match');
     if (ifMatch !== undefined) {
       if (!existing) throw new StubError(404, 'NoSuchKey', 'The specified key does not exist.', { Key: key });
       if (ifMatch.trim() !== '*' && unquote(ifMatch) !== unquote(existing.etag)) {
-        throw new StubError(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
-          Condition: 'If-Match',
-        });
+        throw new StubError(
+          412,
+          'PreconditionFailed',
+          'At least one of the pre-conditions you specified did not hold',
+          {
+            Condition: 'If-Match',
+          },
+        );
       }
     }
   }
@@ -275,7 +290,11 @@ export class S3Stub {
     }
     const declaredTrailer = header(req, 'x-amz-trailer');
     if (declaredTrailer && trailers[declaredTrailer.toLowerCase()] === undefined) {
-      throw new StubError(400, 'MalformedTrailerError', `trailer ${declaredTrailer} was declared but not sent`);
+      throw new StubError(
+        400,
+        'MalformedTrailerError',
+        `trailer ${declaredTrailer} was declared but not sent`,
+      );
     }
     const checksums = new Map<Algorithm, string>();
     for (const algorithm of ALGORITHMS) {
@@ -330,16 +349,28 @@ export class S3Stub {
     const object = this.buckets.get(bucket)?.get(key!);
     if (!object) throw this.missing(key!);
     if (header(req, 'range') !== undefined || req.query.has('partNumber')) {
-      throw new StubError(400, 'NotImplemented', 'the stub serves whole objects only (no Range, no partNumber)');
+      throw new StubError(
+        400,
+        'NotImplemented',
+        'the stub serves whole objects only (no Range, no partNumber)',
+      );
     }
     const ifMatch = header(req, 'if-match');
     if (ifMatch !== undefined && ifMatch.trim() !== '*' && unquote(ifMatch) !== unquote(object.etag)) {
-      throw new StubError(412, 'PreconditionFailed', 'At least one of the pre-conditions you specified did not hold', {
-        Condition: 'If-Match',
-      });
+      throw new StubError(
+        412,
+        'PreconditionFailed',
+        'At least one of the pre-conditions you specified did not hold',
+        {
+          Condition: 'If-Match',
+        },
+      );
     }
     const ifNoneMatch = header(req, 'if-none-match');
-    if (ifNoneMatch !== undefined && (ifNoneMatch.trim() === '*' || unquote(ifNoneMatch) === unquote(object.etag))) {
+    if (
+      ifNoneMatch !== undefined &&
+      (ifNoneMatch.trim() === '*' || unquote(ifNoneMatch) === unquote(object.etag))
+    ) {
       return { status: 304, headers: { etag: object.etag }, body: Buffer.alloc(0) };
     }
     const headers: Record<string, string> = {
@@ -367,7 +398,8 @@ export class S3Stub {
   private listObjectsV2(req: StubRequest): StubResponse {
     const { bucket } = target(req);
     const q = req.query;
-    if (q.get('delimiter')) throw new StubError(400, 'NotImplemented', 'the stub lists without a delimiter only');
+    if (q.get('delimiter'))
+      throw new StubError(400, 'NotImplemented', 'the stub lists without a delimiter only');
     const prefix = q.get('prefix') ?? '';
     const maxKeys = Math.min(1000, Number(q.get('max-keys') ?? 1000));
     const token = q.get('continuation-token');
@@ -492,17 +524,29 @@ export class S3Stub {
         throw new StubError(400, 'InvalidPart', `part ${p.partNumber} was not uploaded or its ETag differs`);
       }
       if (p.checksum !== undefined && p.checksum !== part.checksum) {
-        throw new StubError(400, 'InvalidPart', `part ${p.partNumber}'s checksum differs from the uploaded part's`);
+        throw new StubError(
+          400,
+          'InvalidPart',
+          `part ${p.partNumber}'s checksum differs from the uploaded part's`,
+        );
       }
       if (i < listed.length - 1 && part.body.length < MIN_PART_BYTES) {
-        throw new StubError(400, 'EntityTooSmall', 'Your proposed upload is smaller than the minimum allowed size');
+        throw new StubError(
+          400,
+          'EntityTooSmall',
+          'Your proposed upload is smaller than the minimum allowed size',
+        );
       }
       return part;
     });
     const body = Buffer.concat(parts.map((p) => p.body));
     const declaredSize = header(req, 'x-amz-mp-object-size');
     if (declaredSize !== undefined && Number(declaredSize) !== body.length) {
-      throw new StubError(400, 'InvalidRequest', `x-amz-mp-object-size ${declaredSize} but the parts hold ${body.length} bytes`);
+      throw new StubError(
+        400,
+        'InvalidRequest',
+        `x-amz-mp-object-size ${declaredSize} but the parts hold ${body.length} bytes`,
+      );
     }
     const existing = this.buckets.get(upload.bucket)?.get(upload.key);
     this.checkWriteConditions(req, existing, upload.key);
@@ -514,7 +558,11 @@ export class S3Stub {
       const value = `${(await rawChecksum(upload.algorithm, raw)).toString('base64')}-${parts.length}`;
       checksum = { algorithm: upload.algorithm, value, type: 'COMPOSITE' };
     } else {
-      checksum = { algorithm: upload.algorithm, value: await checksumOf(upload.algorithm, body), type: 'FULL_OBJECT' };
+      checksum = {
+        algorithm: upload.algorithm,
+        value: await checksumOf(upload.algorithm, body),
+        type: 'FULL_OBJECT',
+      };
     }
     const etagRaw = Buffer.concat(parts.map((p) => Buffer.from(unquote(p.etag), 'hex')));
     const object: S3Object = {
@@ -592,4 +640,3 @@ function storedHeaders(req: StubRequest): Record<string, string> {
 function checksumHeaders(checksum: S3Checksum): Record<string, string> {
   return { [`x-amz-checksum-${checksum.algorithm}`]: checksum.value, 'x-amz-checksum-type': checksum.type };
 }
-

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { StubError, check } from './http';
+import { StubError, check, type Wire } from './http';
 
 /**
  * Secrets Manager (JSON 1.1, `secretsmanager.<Operation>`): string secrets with versions;
@@ -59,18 +59,32 @@ export class SecretsStub {
   private existing(id: unknown): Secret {
     check(typeof id === 'string' && id.length > 0, 'SecretId is required', 'InvalidParameterException');
     const secret = this.find(id);
-    if (!secret) throw new StubError(400, 'ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+    if (!secret)
+      throw new StubError(
+        400,
+        'ResourceNotFoundException',
+        "Secrets Manager can't find the specified secret.",
+      );
     return secret;
   }
 
-  readonly operations: Readonly<Record<string, (input: any) => unknown>> = {
+  readonly operations: Readonly<Record<string, (input: Wire) => unknown>> = {
     GetSecretValue: (input) => {
       const secret = this.existing(input.SecretId);
-      check(input.VersionStage === undefined || input.VersionStage === 'AWSCURRENT', 'the stub keeps AWSCURRENT only', 'InvalidParameterException');
+      check(
+        input.VersionStage === undefined || input.VersionStage === 'AWSCURRENT',
+        'the stub keeps AWSCURRENT only',
+        'InvalidParameterException',
+      );
       const version = input.VersionId
         ? secret.versions.find((v) => v.versionId === input.VersionId)
         : secret.versions.at(-1);
-      if (!version) throw new StubError(400, 'ResourceNotFoundException', "Secrets Manager can't find the specified secret value.");
+      if (!version)
+        throw new StubError(
+          400,
+          'ResourceNotFoundException',
+          "Secrets Manager can't find the specified secret value.",
+        );
       return {
         ARN: secret.arn,
         Name: secret.name,
@@ -82,28 +96,46 @@ export class SecretsStub {
     },
     PutSecretValue: (input) => {
       const secret = this.existing(input.SecretId);
-      check(typeof input.SecretString === 'string', 'the stub takes SecretString only', 'InvalidParameterException');
+      check(
+        typeof input.SecretString === 'string',
+        'the stub takes SecretString only',
+        'InvalidParameterException',
+      );
       const versionId = input.ClientRequestToken ?? randomUUID();
       const same = secret.versions.find((v) => v.versionId === versionId);
       if (same && same.secretString !== input.SecretString) {
-        throw new StubError(400, 'ResourceExistsException', 'A version with this ClientRequestToken already exists with other content.');
+        throw new StubError(
+          400,
+          'ResourceExistsException',
+          'A version with this ClientRequestToken already exists with other content.',
+        );
       }
       if (!same) secret.versions.push({ versionId, secretString: input.SecretString, created: this.now() });
       return { ARN: secret.arn, Name: secret.name, VersionId: versionId, VersionStages: ['AWSCURRENT'] };
     },
     CreateSecret: (input) => {
-      check(typeof input.Name === 'string' && input.Name.length > 0, 'Name is required', 'InvalidParameterException');
-      if (this.find(input.Name)) throw new StubError(400, 'ResourceExistsException', `The secret ${input.Name} already exists.`);
+      check(
+        typeof input.Name === 'string' && input.Name.length > 0,
+        'Name is required',
+        'InvalidParameterException',
+      );
+      if (this.find(input.Name))
+        throw new StubError(400, 'ResourceExistsException', `The secret ${input.Name} already exists.`);
       const secret = this.create(input.Name);
       const versionId = input.ClientRequestToken ?? randomUUID();
       if (typeof input.SecretString === 'string') {
         secret.versions.push({ versionId, secretString: input.SecretString, created: this.now() });
       }
-      return { ARN: secret.arn, Name: secret.name, ...(secret.versions.length > 0 ? { VersionId: versionId } : {}) };
+      return {
+        ARN: secret.arn,
+        Name: secret.name,
+        ...(secret.versions.length > 0 ? { VersionId: versionId } : {}),
+      };
     },
     ListSecrets: (input) => {
       const filters: Array<{ Key: string; Values: string[] }> = input.Filters ?? [];
-      for (const f of filters) check(f.Key === 'name', `the stub filters on name only, not ${f.Key}`, 'InvalidParameterException');
+      for (const f of filters)
+        check(f.Key === 'name', `the stub filters on name only, not ${f.Key}`, 'InvalidParameterException');
       const all = [...this.secrets.values()]
         .filter((s) => filters.every((f) => f.Values.some((v) => s.name.startsWith(v))))
         .sort((a, b) => (a.name < b.name ? -1 : 1));

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { StubError, check } from './http';
+import { StubError, check, type Wire } from './http';
 
 /**
  * SQS (JSON protocol, `AmazonSQS.<Operation>`). A queue exists as soon as a URL is used; a URL
@@ -7,6 +7,11 @@ import { StubError, check } from './http';
  * messages held back while one of them is in flight, and sends deduplicated for 5 minutes on
  * MessageDeduplicationId (or the body's SHA-256 when none is given, as with content-based dedup).
  * ReceiveMessage never waits (WaitTimeSeconds is ignored).
+ *
+ * Queue URLs must point at the stub (`queueUrl(name)`): an SQSClient without an explicit
+ * `endpoint` (a Lambda's `new SQSClient({})`, even with AWS_ENDPOINT_URL_SQS set) sends each
+ * request to its QueueUrl's origin (middleware-sdk-sqs, useQueueUrlAsEndpoint), so a real
+ * `https://sqs.<region>.amazonaws.com/…` URL would go to AWS.
  */
 
 export interface SqsMessage {
@@ -36,9 +41,17 @@ const md5 = (text: string): string => createHash('md5').update(text, 'utf8').dig
 export class SqsStub {
   private readonly queues = new Map<string, Queue>();
   private sequence = 0n;
-  private failing: Array<{ match: (entry: any) => boolean; code: string; times: number }> = [];
+  private failing: Array<{ match: (entry: Wire) => boolean; code: string; times: number }> = [];
+
+  /** The stub's origin, set once it listens. */
+  baseUrl = '';
 
   constructor(private readonly now: () => number) {}
+
+  /** A queue URL on the stub (`.fifo` names are FIFO queues). */
+  queueUrl(name: string): string {
+    return `${this.baseUrl}/000000000000/${name}`;
+  }
 
   /** Messages in the queue now (not deleted), in order, in flight or not. */
   messages(queueUrl: string): SqsMessage[] {
@@ -52,7 +65,11 @@ export class SqsStub {
     return [...this.queues.keys()];
   }
   /** SendMessageBatch entries matching `match` fail (Failed[], code) the next `times` times they are sent. */
-  failEntries(match: (entry: { Id: string; MessageBody: string }) => boolean, code = 'InternalError', times = 1): void {
+  failEntries(
+    match: (entry: { Id: string; MessageBody: string }) => boolean,
+    code = 'InternalError',
+    times = 1,
+  ): void {
     this.failing.push({ match, code, times });
   }
   reset(): void {
@@ -67,24 +84,51 @@ export class SqsStub {
     return queue;
   }
 
-  private send(url: string, input: any): { MessageId: string; MD5OfMessageBody: string; SequenceNumber?: string } {
+  private send(
+    url: string,
+    input: Wire,
+  ): { MessageId: string; MD5OfMessageBody: string; SequenceNumber?: string } {
     const queue = this.queue(url);
     const fifo = url.endsWith('.fifo');
     const body = input.MessageBody;
-    check(typeof body === 'string' && body.length > 0, 'The request must contain the parameter MessageBody.', 'MissingParameter');
-    check(Buffer.byteLength(body) <= MAX_MESSAGE_BYTES, `message longer than ${MAX_MESSAGE_BYTES} bytes`, 'InvalidParameterValue');
+    check(
+      typeof body === 'string' && body.length > 0,
+      'The request must contain the parameter MessageBody.',
+      'MissingParameter',
+    );
+    check(
+      Buffer.byteLength(body) <= MAX_MESSAGE_BYTES,
+      `message longer than ${MAX_MESSAGE_BYTES} bytes`,
+      'InvalidParameterValue',
+    );
     if (fifo) {
-      check(input.MessageGroupId, 'The request must contain the parameter MessageGroupId.', 'MissingParameter');
-      check(input.DelaySeconds === undefined || input.DelaySeconds === 0, 'FIFO queues take no per-message DelaySeconds', 'InvalidParameterValue');
+      check(
+        input.MessageGroupId,
+        'The request must contain the parameter MessageGroupId.',
+        'MissingParameter',
+      );
+      check(
+        input.DelaySeconds === undefined || input.DelaySeconds === 0,
+        'FIFO queues take no per-message DelaySeconds',
+        'InvalidParameterValue',
+      );
     } else {
-      check(input.MessageDeduplicationId === undefined, 'MessageDeduplicationId is only for FIFO queues', 'InvalidParameterValue');
+      check(
+        input.MessageDeduplicationId === undefined,
+        'MessageDeduplicationId is only for FIFO queues',
+        'InvalidParameterValue',
+      );
     }
     const now = this.now();
     if (fifo) {
       const dedupId: string = input.MessageDeduplicationId ?? createHash('sha256').update(body).digest('hex');
       const earlier = queue.dedup.get(dedupId);
       if (earlier && now - earlier.at < DEDUP_MS) {
-        return { MessageId: earlier.messageId, MD5OfMessageBody: md5(body), ...(earlier.sequenceNumber ? { SequenceNumber: earlier.sequenceNumber } : {}) };
+        return {
+          MessageId: earlier.messageId,
+          MD5OfMessageBody: md5(body),
+          ...(earlier.sequenceNumber ? { SequenceNumber: earlier.sequenceNumber } : {}),
+        };
       }
     }
     const sequenceNumber = fifo ? String(++this.sequence).padStart(20, '0') : undefined;
@@ -116,15 +160,32 @@ export class SqsStub {
 
   private byHandle(queue: Queue, handle: unknown): SqsMessage {
     const message = queue.messages.find((m) => m.receiptHandle !== undefined && m.receiptHandle === handle);
-    if (!message) throw new StubError(400, 'ReceiptHandleIsInvalid', `The receipt handle "${String(handle)}" is not valid.`);
+    if (!message)
+      throw new StubError(
+        400,
+        'ReceiptHandleIsInvalid',
+        `The receipt handle "${String(handle)}" is not valid.`,
+      );
     return message;
   }
 
-  private batch<T>(entries: unknown, each: (entry: any) => T): { Successful: T[]; Failed: unknown[] } {
-    check(Array.isArray(entries) && entries.length > 0, 'There should be at least one entry in the request.', 'EmptyBatchRequest');
-    check(entries.length <= 10, 'Maximum number of entries per request are 10.', 'TooManyEntriesInBatchRequest');
-    const ids = entries.map((e: any) => e.Id);
-    check(new Set(ids).size === ids.length, 'Two or more batch entries have the same Id.', 'BatchEntryIdsNotDistinct');
+  private batch<T>(entries: unknown, each: (entry: Wire) => T): { Successful: T[]; Failed: unknown[] } {
+    check(
+      Array.isArray(entries) && entries.length > 0,
+      'There should be at least one entry in the request.',
+      'EmptyBatchRequest',
+    );
+    check(
+      entries.length <= 10,
+      'Maximum number of entries per request are 10.',
+      'TooManyEntriesInBatchRequest',
+    );
+    const ids = entries.map((e: Wire) => e.Id);
+    check(
+      new Set(ids).size === ids.length,
+      'Two or more batch entries have the same Id.',
+      'BatchEntryIdsNotDistinct',
+    );
     const Successful: T[] = [];
     const Failed: unknown[] = [];
     for (const entry of entries) {
@@ -144,20 +205,34 @@ export class SqsStub {
     return { Successful, Failed };
   }
 
-  readonly operations: Readonly<Record<string, (input: any) => unknown>> = {
+  readonly operations: Readonly<Record<string, (input: Wire) => unknown>> = {
     SendMessage: (input) => this.send(input.QueueUrl, input),
     SendMessageBatch: (input) => {
       this.queue(input.QueueUrl);
-      const total = (input.Entries ?? []).reduce((n: number, e: any) => n + Buffer.byteLength(String(e.MessageBody ?? '')), 0);
-      check(total <= MAX_MESSAGE_BYTES, `Batch requests cannot be longer than ${MAX_MESSAGE_BYTES} bytes.`, 'BatchRequestTooLong');
+      const total = (input.Entries ?? []).reduce(
+        (n: number, e: Wire) => n + Buffer.byteLength(String(e.MessageBody ?? '')),
+        0,
+      );
+      check(
+        total <= MAX_MESSAGE_BYTES,
+        `Batch requests cannot be longer than ${MAX_MESSAGE_BYTES} bytes.`,
+        'BatchRequestTooLong',
+      );
       return this.batch(input.Entries, (entry) => ({ Id: entry.Id, ...this.send(input.QueueUrl, entry) }));
     },
     ReceiveMessage: (input) => {
       const queue = this.queue(input.QueueUrl);
       const max = input.MaxNumberOfMessages ?? 1;
-      check(Number.isInteger(max) && max >= 1 && max <= 10, 'MaxNumberOfMessages must be 1 to 10', 'InvalidParameterValue');
+      check(
+        Number.isInteger(max) && max >= 1 && max <= 10,
+        'MaxNumberOfMessages must be 1 to 10',
+        'InvalidParameterValue',
+      );
       const visibility = (input.VisibilityTimeout ?? 30) * 1000;
-      const wanted = new Set<string>([...(input.AttributeNames ?? []), ...(input.MessageSystemAttributeNames ?? [])]);
+      const wanted = new Set<string>([
+        ...(input.AttributeNames ?? []),
+        ...(input.MessageSystemAttributeNames ?? []),
+      ]);
       const now = this.now();
       const blockedGroups = new Set<string>();
       const out: unknown[] = [];
@@ -189,7 +264,9 @@ export class SqsStub {
           MD5OfBody: md5(m.body),
           Body: m.body,
           ...(Object.keys(attributes).length > 0 ? { Attributes: attributes } : {}),
-          ...(m.messageAttributes && (input.MessageAttributeNames ?? []).length > 0 ? { MessageAttributes: m.messageAttributes } : {}),
+          ...(m.messageAttributes && (input.MessageAttributeNames ?? []).length > 0
+            ? { MessageAttributes: m.messageAttributes }
+            : {}),
         });
       }
       return out.length > 0 ? { Messages: out } : {};
@@ -212,8 +289,13 @@ export class SqsStub {
       const queue = this.queue(input.QueueUrl);
       const message = this.byHandle(queue, input.ReceiptHandle);
       const timeout = input.VisibilityTimeout;
-      check(Number.isInteger(timeout) && timeout >= 0 && timeout <= 43_200, 'VisibilityTimeout must be 0 to 43200', 'InvalidParameterValue');
-      if (message.visibleAt <= this.now()) throw new StubError(400, 'MessageNotInflight', 'The message is not in flight.');
+      check(
+        Number.isInteger(timeout) && timeout >= 0 && timeout <= 43_200,
+        'VisibilityTimeout must be 0 to 43200',
+        'InvalidParameterValue',
+      );
+      if (message.visibleAt <= this.now())
+        throw new StubError(400, 'MessageNotInflight', 'The message is not in flight.');
       message.visibleAt = this.now() + timeout * 1000;
       return {};
     },
