@@ -15,7 +15,20 @@ import { SqsStub } from './sqs';
  * Every request is logged as a call `{ service, operation, requestBytes, responseBytes, … }`
  * (bytes: the HTTP bodies as sent on the wire, aws-chunked framing included), failed and
  * unimplemented ones too: an operation the stub does not implement is answered 400
- * `UnknownOperationException` and logged with `implemented: false`.
+ * `UnknownOperationException` and logged with `implemented: false`. Calls answered with an
+ * error (injected faults, the SDK's retries of them, 412s) are logged and counted like any other.
+ *
+ * ```ts
+ * const aws = await startAwsStub({ tables: { registry: { hashKey: 'id' } } });
+ * Object.assign(process.env, aws.env()); // before the handler module creates its clients
+ * process.env.JOBS_QUEUE_URL = aws.sqs.queueUrl('jobs.fifo'); // SQS sends to the QueueUrl's origin
+ * // … run the handler …
+ * expect(aws.counts()).toEqual({ 'S3.PutObject': 3, 'SQS.SendMessageBatch': 1 });
+ * await aws.close();
+ * ```
+ *
+ * A child process (a built bundle) needs only `{ PATH, ...aws.env() }`. With an explicit client
+ * config use `aws.endpoints.s3` (`{ endpoint, forcePathStyle: true }`) and the like.
  */
 
 export type ServiceName = 'S3' | 'SQS' | 'EventBridge' | 'SecretsManager' | 'DynamoDB' | 'Unknown';

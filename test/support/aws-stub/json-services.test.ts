@@ -105,23 +105,26 @@ describe('SQS', () => {
     const first = await sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: fifo,
-        MaxNumberOfMessages: 10,
+        MaxNumberOfMessages: 1,
         MessageSystemAttributeNames: ['All'],
       }),
     );
-    expect(first.Messages?.map((m) => m.Body)).toEqual(['a1', 'b1']);
+    expect(first.Messages?.map((m) => m.Body)).toEqual(['a1']);
     expect(first.Messages?.[0]?.Attributes).toMatchObject({
       MessageGroupId: 'a',
       MessageDeduplicationId: 'd1',
       ApproximateReceiveCount: '1',
     });
-    expect(
-      (await sqs.send(new ReceiveMessageCommand({ QueueUrl: fifo, MaxNumberOfMessages: 10 }))).Messages,
-    ).toBeUndefined();
+    // group a is held while a1 is in flight; b is not
+    const second = await sqs.send(new ReceiveMessageCommand({ QueueUrl: fifo, MaxNumberOfMessages: 10 }));
+    expect(second.Messages?.map((m) => m.Body)).toEqual(['b1']);
     await sqs.send(
       new DeleteMessageBatchCommand({
         QueueUrl: fifo,
-        Entries: first.Messages!.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+        Entries: [...first.Messages!, ...second.Messages!].map((m, i) => ({
+          Id: String(i),
+          ReceiptHandle: m.ReceiptHandle!,
+        })),
       }),
     );
     const next = await sqs.send(new ReceiveMessageCommand({ QueueUrl: fifo, MaxNumberOfMessages: 10 }));
@@ -146,10 +149,13 @@ describe('SQS', () => {
     );
     const [again] = (await sqs.send(new ReceiveMessageCommand({ QueueUrl: standard }))).Messages!;
     expect(again!.Body).toBe('later');
-    const stale = await rejected(
-      sqs.send(new DeleteMessageCommand({ QueueUrl: standard, ReceiptHandle: m!.ReceiptHandle })),
+    // an older receipt handle deletes nothing and is no error (SQS); an unknown one is an error
+    await sqs.send(new DeleteMessageCommand({ QueueUrl: standard, ReceiptHandle: m!.ReceiptHandle }));
+    expect(aws.sqs.messages(standard)).toHaveLength(1);
+    const bogus = await rejected(
+      sqs.send(new DeleteMessageCommand({ QueueUrl: standard, ReceiptHandle: 'bogus' })),
     );
-    expect(stale.name).toBe('ReceiptHandleIsInvalid');
+    expect(bogus.name).toBe('ReceiptHandleIsInvalid');
     await sqs.send(new DeleteMessageCommand({ QueueUrl: standard, ReceiptHandle: again!.ReceiptHandle }));
     expect(aws.sqs.messages(standard)).toEqual([]);
     expect(aws.sqs.sent(standard)).toHaveLength(1);

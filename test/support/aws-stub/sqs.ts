@@ -40,6 +40,8 @@ const md5 = (text: string): string => createHash('md5').update(text, 'utf8').dig
 
 export class SqsStub {
   private readonly queues = new Map<string, Queue>();
+  /** Every receipt handle given out: an older one deletes nothing but is no error, as in SQS. */
+  private readonly issued = new Set<string>();
   private sequence = 0n;
   private failing: Array<{ match: (entry: Wire) => boolean; code: string; times: number }> = [];
 
@@ -74,6 +76,7 @@ export class SqsStub {
   }
   reset(): void {
     this.queues.clear();
+    this.issued.clear();
     this.failing = [];
   }
 
@@ -158,6 +161,13 @@ export class SqsStub {
     };
   }
 
+  /** Deletes by the latest receipt handle; an older one (or one of a deleted message) succeeds and deletes nothing. */
+  private deleteByHandle(queue: Queue, handle: unknown): void {
+    const message = queue.messages.find((m) => m.receiptHandle !== undefined && m.receiptHandle === handle);
+    if (message) queue.messages.splice(queue.messages.indexOf(message), 1);
+    else if (!(typeof handle === 'string' && this.issued.has(handle))) this.byHandle(queue, handle);
+  }
+
   private byHandle(queue: Queue, handle: unknown): SqsMessage {
     const message = queue.messages.find((m) => m.receiptHandle !== undefined && m.receiptHandle === handle);
     if (!message)
@@ -234,19 +244,21 @@ export class SqsStub {
         ...(input.MessageSystemAttributeNames ?? []),
       ]);
       const now = this.now();
-      const blockedGroups = new Set<string>();
+      // A FIFO group with a message in flight is held back; one call may return several of a group.
+      const blockedGroups = new Set(
+        queue.messages
+          .filter((m) => m.messageGroupId !== undefined && m.receiveCount > 0 && m.visibleAt > now)
+          .map((m) => m.messageGroupId!),
+      );
       const out: unknown[] = [];
       for (const m of queue.messages) {
         if (out.length >= max) break;
         if (m.messageGroupId !== undefined && blockedGroups.has(m.messageGroupId)) continue;
-        if (m.visibleAt > now) {
-          if (m.messageGroupId !== undefined && m.receiveCount > 0) blockedGroups.add(m.messageGroupId);
-          continue;
-        }
-        if (m.messageGroupId !== undefined) blockedGroups.add(m.messageGroupId);
+        if (m.visibleAt > now) continue;
         m.receiveCount++;
         m.visibleAt = now + visibility;
         m.receiptHandle = `${m.messageId}#${randomUUID()}`;
+        this.issued.add(m.receiptHandle);
         const all: Record<string, string | undefined> = {
           ApproximateReceiveCount: String(m.receiveCount),
           SentTimestamp: String(m.sentAt),
@@ -273,15 +285,13 @@ export class SqsStub {
     },
     DeleteMessage: (input) => {
       const queue = this.queue(input.QueueUrl);
-      const message = this.byHandle(queue, input.ReceiptHandle);
-      queue.messages.splice(queue.messages.indexOf(message), 1);
+      this.deleteByHandle(queue, input.ReceiptHandle);
       return {};
     },
     DeleteMessageBatch: (input) => {
       const queue = this.queue(input.QueueUrl);
       return this.batch(input.Entries, (entry) => {
-        const message = this.byHandle(queue, entry.ReceiptHandle);
-        queue.messages.splice(queue.messages.indexOf(message), 1);
+        this.deleteByHandle(queue, entry.ReceiptHandle);
         return { Id: entry.Id };
       });
     },
