@@ -6,7 +6,8 @@ import {
 } from '@aws-sdk/client-eventbridge';
 import type { PollEvent } from '../poller/events';
 import type { EventSink, PublishOutcome } from '../poller/ports';
-import { backoffMs, describeSdkError, errorName, isTransient, sleep } from './sdk-errors';
+import { sendWithEntryRetries, type EntryFailure } from './entry-retry';
+import { sleep } from './sdk-errors';
 
 /**
  * Publishes poll events to an EventBridge bus.
@@ -19,7 +20,8 @@ import { backoffMs, describeSdkError, errorName, isTransient, sleep } from './sd
  * Failures: a request can succeed with some entries failed (`FailedEntryCount`, an `ErrorCode` per
  * entry). Entries that failed for a reason that can clear (throttling, internal failure, or a code
  * not known to be permanent) are sent again, with exponential backoff, up to `maxAttempts` in all;
- * a request that fails as a whole is retried the same way when the failure is transient. Whatever
+ * a request that fails as a whole was already retried by the SDK client and is not sent again
+ * here (the one retry policy, entry-retry.ts). Whatever
  * still failed is returned in `failedIds` (the poller's event ids), never thrown: the workflow
  * then keeps those messages on the server. Only a malformed event (a `time` that is not a date)
  * throws, since that is a bug rather than an outage.
@@ -71,7 +73,10 @@ export interface PublishFailure {
 export interface EventBridgeSinkOptions {
   /** Name or ARN of the event bus. */
   readonly eventBusName: string;
-  /** Sends of an entry, counting the first. @default 4 */
+  /**
+   * Sends of an entry that failed inside a successful response, counting the first. A request
+   * that fails as a whole is retried by the SDK client only (entry-retry.ts). @default 3
+   */
   readonly maxAttempts?: number;
   /** First delay between attempts; doubles each time. @default 100 */
   readonly retryBaseDelayMs?: number;
@@ -100,7 +105,7 @@ export class EventBridgeSink implements EventSink {
     private readonly options: EventBridgeSinkOptions,
   ) {
     if (!options.eventBusName) throw new Error('EventBridgeSink: eventBusName is required');
-    this.maxAttempts = options.maxAttempts ?? 4;
+    this.maxAttempts = options.maxAttempts ?? 3;
     this.retryBaseDelayMs = options.retryBaseDelayMs ?? 100;
     this.maxRequestBytes = options.maxRequestBytes ?? MAX_REQUEST_BYTES;
     this.sleep = options.sleep ?? sleep;
@@ -175,49 +180,29 @@ export class EventBridgeSink implements EventSink {
 
   /** Sends one batch, re-sending what failed transiently; returns the ids that finally failed. */
   private async sendBatch(batch: readonly Prepared[]): Promise<string[]> {
-    const failed: string[] = [];
-    let pending = batch;
-    for (let attempt = 1; ; attempt++) {
-      const retry: Array<{ prepared: Prepared; code: string; message: string }> = [];
-      try {
+    const failed = await sendWithEntryRetries(
+      batch,
+      async (pending) => {
         const output = await this.client.send(new PutEventsCommand({ Entries: pending.map((p) => p.entry) }));
+        const failures = new Map<Prepared, EntryFailure>();
         pending.forEach((prepared, i) => {
           const result: PutEventsResultEntry | undefined = output.Entries?.[i];
           if (result?.EventId && !result.ErrorCode) return;
           // A missing result says nothing about the entry: sending it again at worst duplicates
           // it, and consumers deduplicate on the detail's eventId.
           const code = result?.ErrorCode ?? 'MissingResult';
-          const message = result?.ErrorMessage ?? 'no result for this entry';
-          if (PERMANENT_ENTRY_ERRORS.has(code)) {
-            failed.push(prepared.id);
-            this.report([prepared.id], code, message);
-          } else retry.push({ prepared, code, message });
-        });
-      } catch (error) {
-        const code = errorName(error);
-        const message = describeSdkError(error);
-        if (!isTransient(error)) {
-          failed.push(...pending.map((p) => p.id));
-          this.report(
-            pending.map((p) => p.id),
+          failures.set(prepared, {
             code,
-            message,
-          );
-          return failed;
-        }
-        retry.push(...pending.map((prepared) => ({ prepared, code, message })));
-      }
-      if (retry.length === 0) return failed;
-      if (attempt >= this.maxAttempts) {
-        for (const r of retry) {
-          failed.push(r.prepared.id);
-          this.report([r.prepared.id], r.code, r.message);
-        }
-        return failed;
-      }
-      pending = retry.map((r) => r.prepared);
-      await this.sleep(backoffMs(attempt, this.retryBaseDelayMs));
-    }
+            message: result?.ErrorMessage ?? 'no result for this entry',
+            permanent: PERMANENT_ENTRY_ERRORS.has(code),
+          });
+        });
+        return failures;
+      },
+      { maxRounds: this.maxAttempts, baseDelayMs: this.retryBaseDelayMs, sleep: this.sleep },
+    );
+    for (const { entry, failure } of failed) this.report([entry.id], failure.code, failure.message);
+    return failed.map((f) => f.entry.id);
   }
 
   private report(ids: readonly string[], errorCode: string, errorMessage: string): void {

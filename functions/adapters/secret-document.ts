@@ -3,6 +3,7 @@ import type { AccountConfig, AccountSecret } from '../poller/account';
 import type { CredentialRequest, CredentialSource } from '../poller/ports';
 import { PROVIDER_NAMES } from '../poller/providers';
 import { CredentialError } from './errors';
+import { sharedEntries } from './shared-secret';
 import { parseOAuth2Settings, type OAuth2Grant, type TokenProvider } from './oauth2';
 import { OAuth2TokenProvider } from './oauth2-token-provider';
 
@@ -78,10 +79,8 @@ export function parseSecret(secretId: string, secretString: string): StoredSecre
   return parseDocument(secretId, secretString).secret;
 }
 
-function parseDocument(
-  secretId: string,
-  secretString: string,
-): { secret: StoredSecret; document: Record<string, unknown> } {
+/** A document's JSON object; errors never quote it. */
+function parseJson(secretId: string, secretString: string): Record<string, unknown> {
   let json: unknown;
   try {
     json = JSON.parse(secretString);
@@ -93,6 +92,39 @@ function parseDocument(
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     throw invalid(secretId, 'SecretString must be a JSON object');
   }
+  return json as Record<string, unknown>;
+}
+
+function parseDocument(
+  secretId: string,
+  secretString: string,
+): { secret: StoredSecret; document: Record<string, unknown> } {
+  const document = parseJson(secretId, secretString);
+  return { secret: validate(secretId, document), document };
+}
+
+/**
+ * The login secret of one mailbox in a document: the document itself, or the entry `key` of a
+ * shared secret's `mailboxes` map (shared-secret.ts).
+ */
+function secretIn(secretId: string, document: Record<string, unknown>, key: string): StoredSecret {
+  const entries = sharedEntries(document);
+  if (entries === undefined) return validate(secretId, document);
+  const where = `${secretId}" entry "${key}`;
+  if (!Object.hasOwn(entries, key)) {
+    throw new CredentialError(
+      'not-found',
+      `secret "${where}" not found (the shared secret has no such entry)`,
+    );
+  }
+  const entry = entries[key];
+  if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+    throw invalid(where, 'must be a JSON object');
+  }
+  return validate(where, entry as Record<string, unknown>);
+}
+
+function validate(secretId: string, json: Record<string, unknown>): StoredSecret {
   const result = v.safeParse(SecretSchema, json, { abortEarly: true });
   if (!result.success) {
     const key = result.issues[0]?.path?.[0]?.key;
@@ -115,7 +147,7 @@ function parseDocument(
   } else if (s.password === undefined && s.accessToken === undefined) {
     throw invalid(secretId, 'field "password", "accessToken" or "oauth2" is required');
   }
-  const secret: StoredSecret = {
+  return {
     ...(s.host !== undefined ? { host: s.host } : {}),
     ...(s.port !== undefined ? { port: s.port } : {}),
     ...(s.tls !== undefined ? { tls: s.tls } : {}),
@@ -125,7 +157,6 @@ function parseDocument(
     ...(s.provider !== undefined ? { provider: s.provider } : {}),
     ...(oauth2 !== undefined ? { oauth2 } : {}),
   };
-  return { secret, document: json as Record<string, unknown> };
 }
 
 function invalid(secretId: string, message: string): CredentialError {
@@ -148,7 +179,8 @@ export interface SecretDocumentOptions {
  * not kept, so a later call tries again. Subclasses say where documents live.
  */
 export abstract class SecretDocumentCredentials implements CredentialSource {
-  private readonly cache = new Map<string, Promise<StoredSecret>>();
+  /** Documents by secret id; a shared secret is parsed once for all of its mailboxes. */
+  private readonly cache = new Map<string, Promise<Record<string, unknown>>>();
   private readonly tokens: TokenProvider;
   private readonly onWarning: (message: string) => void;
 
@@ -159,14 +191,22 @@ export abstract class SecretDocumentCredentials implements CredentialSource {
 
   /** The secret id for an account; throws a `CredentialError` (`not-found`) when there is none. */
   protected abstract secretIdFor(accountId: string): string;
-  /** The document's text, or a `CredentialError`. */
-  protected abstract read(secretId: string): Promise<string>;
+  /** The account's entry in a shared secret's `mailboxes` map (shared-secret.ts). */
+  protected entryKeyFor(accountId: string): string {
+    return accountId;
+  }
+  /**
+   * The document's text, or a `CredentialError`. `fresh`: not from a cache that outlives this
+   * instance (the write-back compares against what is stored now).
+   */
+  protected abstract read(secretId: string, options?: { fresh?: boolean }): Promise<string>;
   /** Replaces the document's text. */
   protected abstract write(secretId: string, text: string): Promise<void>;
 
   async credentials(account: AccountConfig, request: CredentialRequest = {}): Promise<ResolvedSecret> {
     const secretId = this.secretIdFor(account.id);
-    const stored = await this.stored(secretId);
+    const key = this.entryKeyFor(account.id);
+    const stored = secretIn(secretId, await this.document(secretId), key);
     const username = stored.username ?? account.username;
     if (username === undefined) {
       throw new CredentialError(
@@ -180,7 +220,7 @@ export abstract class SecretDocumentCredentials implements CredentialSource {
     try {
       accessToken = await this.tokens.accessToken(oauth2, {
         ...(request.rejectedAccessToken !== undefined ? { rejected: request.rejectedAccessToken } : {}),
-        onRefreshTokenRotated: (next) => this.saveRotatedRefreshToken(secretId, oauth2, next),
+        onRefreshTokenRotated: (next) => this.saveRotatedRefreshToken(secretId, key, oauth2, next),
       });
     } catch (error) {
       const e = error as CredentialError;
@@ -191,10 +231,10 @@ export abstract class SecretDocumentCredentials implements CredentialSource {
     return { ...secret, username, accessToken, refreshable: true };
   }
 
-  private stored(secretId: string): Promise<StoredSecret> {
+  private document(secretId: string): Promise<Record<string, unknown>> {
     let pending = this.cache.get(secretId);
     if (pending === undefined) {
-      pending = this.read(secretId).then((text) => parseSecret(secretId, text));
+      pending = this.read(secretId).then((text) => parseJson(secretId, text));
       this.cache.set(secretId, pending);
       pending.catch(() => this.cache.delete(secretId));
     }
@@ -204,41 +244,66 @@ export abstract class SecretDocumentCredentials implements CredentialSource {
   /**
    * Writes a rotated refresh token into the document: re-reads it, and only if it still holds the
    * refresh token that was used replaces that one field, leaving every other byte of meaning as it
-   * was. A document changed meanwhile (by an operator, or another run) is left alone. Failures
-   * become warnings: the old refresh token usually stays valid (Microsoft, Google), and the fresh
-   * access token is good for this run either way.
+   * was. A document changed meanwhile (by an operator, or another run) is left alone. In a shared
+   * secret only the mailbox's own entry is patched, but the whole document is written back: two
+   * workers rotating tokens of the same shared secret at the same moment can lose one of the two
+   * writes (Secrets Manager has no conditional put), which is why docs/deploy.md keeps mailboxes
+   * whose provider rotates refresh tokens in secrets of their own. Failures become warnings: the
+   * old refresh token usually stays valid (Microsoft, Google), and the fresh access token is good
+   * for this run either way.
    */
-  private async saveRotatedRefreshToken(secretId: string, grant: OAuth2Grant, next: string): Promise<void> {
+  private async saveRotatedRefreshToken(
+    secretId: string,
+    key: string,
+    grant: OAuth2Grant,
+    next: string,
+  ): Promise<void> {
     if (grant.type !== 'refresh_token') return;
     const cached = this.cache.get(secretId);
     if (cached) {
       // This run goes on with the new refresh token, whatever happens to the write.
       this.cache.set(
         secretId,
-        cached.then((s) => ({ ...s, oauth2: { ...grant, refreshToken: next } })),
+        cached.then((document) => withRefreshToken(document, key, next) ?? document),
       );
     }
     const saved = `secret "${secretId}": the token endpoint issued a new refresh token`;
     let document: Record<string, unknown>;
     try {
-      document = parseDocument(secretId, await this.read(secretId)).document;
+      document = parseJson(secretId, await this.read(secretId, { fresh: true }));
+      secretIn(secretId, document, key);
     } catch (error) {
       this.onWarning(`${saved}, but the secret could not be read again to store it: ${messageOf(error)}`);
       return;
     }
-    const current = document.oauth2 as Record<string, unknown>;
+    const entry = (sharedEntries(document)?.[key] ?? document) as Record<string, unknown>;
+    const current = entry.oauth2 as Record<string, unknown> | undefined;
     if (current?.refreshToken !== grant.refreshToken) {
       this.onWarning(`${saved}, but the secret has changed since it was read; it is left as it is`);
       return;
     }
     try {
-      await this.write(secretId, JSON.stringify({ ...document, oauth2: { ...current, refreshToken: next } }));
+      await this.write(secretId, JSON.stringify(withRefreshToken(document, key, next)));
     } catch (error) {
       this.onWarning(
         `${saved} that could not be stored (${messageOf(error)}); the previous one is used until it expires`,
       );
     }
   }
+}
+
+/** The document with the mailbox's `oauth2.refreshToken` replaced; undefined when it has no oauth2 block. */
+function withRefreshToken(
+  document: Record<string, unknown>,
+  key: string,
+  refreshToken: string,
+): Record<string, unknown> | undefined {
+  const entries = sharedEntries(document);
+  const entry = (entries ? entries[key] : document) as Record<string, unknown> | undefined;
+  const oauth2 = entry?.oauth2 as Record<string, unknown> | undefined;
+  if (!entry || !oauth2) return undefined;
+  const patched = { ...entry, oauth2: { ...oauth2, refreshToken } };
+  return entries ? { ...document, mailboxes: { ...entries, [key]: patched } } : patched;
 }
 
 function messageOf(error: unknown): string {

@@ -7,6 +7,7 @@ import { CredentialError } from './errors';
 import { SecretDocumentCredentials, type SecretDocumentOptions } from './secret-document';
 import { describeSdkError, errorName, isTransient } from './sdk-errors';
 import { lookupAccount } from './per-account';
+import type { SecretTextCache } from './secret-cache';
 
 export { parseSecret, type ResolvedSecret, type StoredSecret } from './secret-document';
 
@@ -24,7 +25,9 @@ export { parseSecret, type ResolvedSecret, type StoredSecret } from './secret-do
  * JSON with only `oauth2.refreshToken` changed), which needs `secretsmanager:PutSecretValue`.
  *
  * Each secret is fetched once per instance (create one per run): concurrent and later calls for
- * the same secret share the answer. A failed fetch is not kept, so a later call tries again.
+ * the same secret share the answer. A failed fetch is not kept, so a later call tries again. With
+ * a `textCache` (secret-cache.ts), texts also outlive the instance for the cache's TTL. A shared
+ * secret (shared-secret.ts) is read once for all of its mailboxes; each takes its own entry.
  *
  * Errors are `CredentialError`s naming the secret id and, for bad content, the field — never a
  * value: not the secret string, not a field, not the JSON parser's message (which quotes input).
@@ -35,14 +38,34 @@ export type SecretIdResolver =
   | Readonly<Record<string, string>>
   | ReadonlyMap<string, string>;
 
+export interface SecretsManagerCredentialsOptions extends SecretDocumentOptions {
+  /** Account id → its entry in a shared secret (shared-secret.ts). @default the account id */
+  readonly entryKeys?: (accountId: string) => string | undefined;
+  /** Texts kept across instances (a warm Lambda environment), for the cache's TTL. */
+  readonly textCache?: SecretTextCache;
+  /** Told about each GetSecretValue call (a secret id), for counting. */
+  readonly onRead?: (secretId: string) => void;
+}
+
 export class SecretsManagerCredentials extends SecretDocumentCredentials {
+  private readonly entryKeys: ((accountId: string) => string | undefined) | undefined;
+  private readonly textCache: SecretTextCache | undefined;
+  private readonly onRead: ((secretId: string) => void) | undefined;
+
   constructor(
     private readonly client: SecretsManagerClient,
     /** Account id → secret name or ARN. */
     private readonly secretIds: SecretIdResolver,
-    options: SecretDocumentOptions = {},
+    options: SecretsManagerCredentialsOptions = {},
   ) {
     super(options);
+    this.entryKeys = options.entryKeys;
+    this.textCache = options.textCache;
+    this.onRead = options.onRead;
+  }
+
+  protected override entryKeyFor(accountId: string): string {
+    return this.entryKeys?.(accountId) ?? accountId;
   }
 
   protected secretIdFor(accountId: string): string {
@@ -52,7 +75,12 @@ export class SecretsManagerCredentials extends SecretDocumentCredentials {
     return id;
   }
 
-  protected async read(secretId: string): Promise<string> {
+  protected async read(secretId: string, options: { fresh?: boolean } = {}): Promise<string> {
+    if (!options.fresh) {
+      const cached = this.textCache?.get(secretId);
+      if (cached !== undefined) return cached;
+    }
+    this.onRead?.(secretId);
     let secretString: string | undefined;
     try {
       const output = await this.client.send(new GetSecretValueCommand({ SecretId: secretId }));
@@ -66,12 +94,14 @@ export class SecretsManagerCredentials extends SecretDocumentCredentials {
         `secret "${secretId}" has no SecretString (binary secrets are not supported)`,
       );
     }
+    this.textCache?.set(secretId, secretString);
     return secretString;
   }
 
   protected async write(secretId: string, text: string): Promise<void> {
     try {
       await this.client.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: text }));
+      this.textCache?.set(secretId, text);
     } catch (error) {
       // SDK messages describe the request, never its payload.
       throw new Error(`PutSecretValue failed: ${describeSdkError(error)}`);

@@ -29,10 +29,29 @@ export interface WorkerConfig {
   /** @default 20 */
   readonly maxFollowUps: number;
   readonly extraCaPem: string | undefined;
+  /** Unset: no last-poll records are written. */
+  readonly registryTable: string | undefined;
+  /** @default 32 */
+  readonly shards: number;
+  /** @default 25 */
+  readonly mailboxConcurrency: number;
+  /** @default 'changes' */
+  readonly summaryEvents: SummaryEvents;
+  /** @default 300 */
+  readonly secretCacheSeconds: number;
 }
+
+/** When the worker publishes a "Poll Completed" / "Poll Failed" summary event for a mailbox. */
+export type SummaryEvents = 'changes' | 'all' | 'none';
 
 export interface DispatcherConfig {
   readonly jobQueueUrl: string;
+  /** Unset: only the schedule's configured accounts are polled. */
+  readonly registryTable: string | undefined;
+  /** @default 32 */
+  readonly shards: number;
+  /** @default 25 */
+  readonly batchSize: number;
 }
 
 /** Powertools' own variables, with this project's defaults. */
@@ -73,7 +92,17 @@ const fifoQueueUrl = v.pipe(
   v.endsWith('.fifo', 'must be the URL of a FIFO queue (ending in .fifo)'),
 );
 
+const SHARDS = integerInRange(1, 1024, 32);
+
 const WorkerEnvSchema = v.object({
+  [ENV.REGISTRY_TABLE]: optional,
+  [ENV.SHARDS]: SHARDS,
+  [ENV.MAILBOX_CONCURRENCY]: integerInRange(1, 100, 25),
+  [ENV.SUMMARY_EVENTS]: v.optional(
+    v.picklist(['changes', 'all', 'none'], 'must be changes, all or none'),
+    'changes',
+  ),
+  [ENV.SECRET_CACHE_SECONDS]: integerInRange(0, 3600, 300),
   [ENV.ARCHIVE_BUCKET]: required,
   [ENV.ARCHIVE_PREFIX]: v.optional(v.string(), ''),
   [ENV.ARCHIVE_KMS_KEY_ID]: optional,
@@ -97,6 +126,9 @@ const WorkerEnvSchema = v.object({
 
 const DispatcherEnvSchema = v.object({
   [ENV.JOB_QUEUE_URL]: fifoQueueUrl,
+  [ENV.REGISTRY_TABLE]: optional,
+  [ENV.SHARDS]: SHARDS,
+  [ENV.BATCH_SIZE]: integerInRange(1, 100, 25),
 });
 
 export function readWorkerConfig(env: Env = process.env): WorkerConfig {
@@ -111,12 +143,22 @@ export function readWorkerConfig(env: Env = process.env): WorkerConfig {
     deadlineMarginSeconds: e.DEADLINE_MARGIN_SECONDS,
     maxFollowUps: e.MAX_FOLLOW_UPS,
     extraCaPem: e.EXTRA_CA_PEM,
+    registryTable: e.REGISTRY_TABLE,
+    shards: e.SHARDS,
+    mailboxConcurrency: e.MAILBOX_CONCURRENCY,
+    summaryEvents: e.SUMMARY_EVENTS,
+    secretCacheSeconds: e.SECRET_CACHE_SECONDS,
   };
 }
 
 export function readDispatcherConfig(env: Env = process.env): DispatcherConfig {
   const e = parseEnv(DispatcherEnvSchema, env);
-  return { jobQueueUrl: e.JOB_QUEUE_URL };
+  return {
+    jobQueueUrl: e.JOB_QUEUE_URL,
+    registryTable: e.REGISTRY_TABLE,
+    shards: e.SHARDS,
+    batchSize: e.BATCH_SIZE,
+  };
 }
 
 export function readObservabilitySettings(env: Env = process.env): ObservabilitySettings {

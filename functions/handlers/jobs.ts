@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { ACCOUNT_ID_PATTERN } from '../poller/account';
-import type { DispatchInput, PollJob } from './contract';
+import { AUTH_METHODS, SCHEDULE_NAME_PATTERN, TLS_MODES } from '../registry/record';
+import type { BatchJob, DispatchInput, PollJob } from './contract';
 
 /**
  * Validation of what flows Scheduler → dispatcher → SQS → worker (the shapes are in contract.ts).
@@ -29,6 +30,53 @@ const PollJobSchema = v.pipe(
       maxMessages: v.optional(integer(1, 'must be an integer ≥ 1')),
       maxBytes: v.optional(integer(1, 'must be an integer ≥ 1')),
       followUp: v.optional(integer(0, 'must be an integer ≥ 0')),
+      host: v.optional(
+        v.pipe(
+          v.string('must be a string'),
+          v.nonEmpty('must not be empty'),
+          v.maxLength(253, 'must be at most 253 characters'),
+        ),
+      ),
+      port: v.optional(
+        v.pipe(
+          integer(1, 'must be an integer from 1 to 65535'),
+          v.maxValue(65535, 'must be an integer from 1 to 65535'),
+        ),
+      ),
+      tls: v.optional(v.picklist(TLS_MODES, 'must be one of implicit, starttls, none')),
+      username: v.optional(
+        v.pipe(
+          v.string('must be a string'),
+          v.nonEmpty('must not be empty'),
+          v.maxLength(320, 'must be at most 320 characters'),
+        ),
+      ),
+      secretKey: v.optional(
+        v.pipe(
+          v.string('must be a string'),
+          v.nonEmpty('must not be empty'),
+          v.maxLength(256, 'must be at most 256 characters'),
+        ),
+      ),
+      authMethod: v.optional(v.picklist(AUTH_METHODS, `must be one of ${AUTH_METHODS.join(', ')}`)),
+      certificateSha256: v.optional(
+        v.pipe(
+          v.string('must be a string'),
+          v.regex(/^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, 'must be a SHA-256 fingerprint'),
+        ),
+      ),
+      last: v.optional(
+        v.object(
+          {
+            status: v.pipe(v.string('must be a string'), v.maxLength(32, 'must be at most 32 characters')),
+            code: v.optional(
+              v.pipe(v.string('must be a string'), v.maxLength(64, 'must be at most 64 characters')),
+            ),
+            at: v.pipe(v.string('must be a string'), v.maxLength(40, 'must be at most 40 characters')),
+          },
+          'must be an object',
+        ),
+      ),
     },
     'must be a JSON object',
   ),
@@ -44,6 +92,10 @@ const DispatchInputSchema = v.pipe(
   v.strictObject(
     {
       jobs: v.array(PollJobSchema, 'must be an array of jobs'),
+      registryGroup: v.optional(
+        v.pipe(v.string('must be a string'), v.regex(SCHEDULE_NAME_PATTERN, 'must be a schedule group name')),
+      ),
+      defaultGroup: v.optional(v.boolean('must be true or false')),
       scheduledTime: v.optional(
         v.pipe(
           v.string('must be an ISO 8601 time'),
@@ -70,9 +122,35 @@ const DispatchInputSchema = v.pipe(
   }),
 );
 
+/** Most mailboxes in one job; SQS's 256 KB message limit allows far more, the worker's memory does not. */
+export const MAX_BATCH_MAILBOXES = 100;
+
+const BatchJobSchema = v.pipe(
+  v.strictObject(
+    {
+      v: v.literal(2, 'must be 2'),
+      shard: integer(0, 'must be an integer ≥ 0'),
+      mailboxes: v.pipe(
+        v.array(PollJobSchema, 'must be an array of jobs'),
+        v.minLength(1, 'must not be empty'),
+        v.maxLength(MAX_BATCH_MAILBOXES, `must hold at most ${MAX_BATCH_MAILBOXES} mailboxes`),
+      ),
+    },
+    'must be a JSON object',
+  ),
+  v.check(
+    (job) => new Set(job.mailboxes.map((m) => m.accountId)).size === job.mailboxes.length,
+    'mailboxes must not repeat an accountId',
+  ),
+);
+
 // Compile-time guard: the schemas produce exactly the contract's shapes.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const _pollJobMatchesContract: Same<v.InferOutput<typeof PollJobSchema>, PollJob> = true;
+const _batchJobMatchesContract: Same<
+  Omit<v.InferOutput<typeof BatchJobSchema>, 'mailboxes'>,
+  Omit<BatchJob, 'mailboxes'>
+> = true;
 const _dispatchInputMatchesContract: Same<
   Omit<v.InferOutput<typeof DispatchInputSchema>, 'jobs'>,
   Omit<DispatchInput, 'jobs'>
@@ -90,6 +168,29 @@ export function parsePollJob(body: string): Parsed<PollJob> {
     return { ok: false, problem: 'the message body is not JSON' };
   }
   const result = v.safeParse(PollJobSchema, json);
+  return result.success
+    ? { ok: true, value: result.output }
+    : { ok: false, problem: describeIssues(result.issues, 'job') };
+}
+
+/**
+ * A batch job from an SQS message body. A body in the earlier one-job format (a bare PollJob, as
+ * a queue may still hold right after an upgrade) is taken as a batch of that one mailbox.
+ */
+export function parseBatchJob(body: string, shardOf: (accountId: string) => number): Parsed<BatchJob> {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { ok: false, problem: 'the message body is not JSON' };
+  }
+  if (json !== null && typeof json === 'object' && !Array.isArray(json) && !('v' in json)) {
+    const single = v.safeParse(PollJobSchema, json);
+    return single.success
+      ? { ok: true, value: { v: 2, shard: shardOf(single.output.accountId), mailboxes: [single.output] } }
+      : { ok: false, problem: describeIssues(single.issues, 'job') };
+  }
+  const result = v.safeParse(BatchJobSchema, json);
   return result.success
     ? { ok: true, value: result.output }
     : { ok: false, problem: describeIssues(result.issues, 'job') };
