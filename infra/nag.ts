@@ -55,10 +55,14 @@ export function acknowledgeFindings(poller: Pop3Poller): void {
     ack(
       poller.worker.role!,
       `AwsSolutions::AwsSolutions-IAM5[Resource::${resource}]`,
-      config.grantSecretsByPrefix
-        ? `More than 50 account secrets are referenced: listing each would outgrow IAM's policy size ` +
-            `limit, so the worker may read the secrets named under "${config.secretNamePrefix}", where ` +
-            'the configuration requires every referenced secret to be.'
+      resource.endsWith(`secret:${config.secretNamePrefix}*`)
+        ? `The worker reads the secrets named under "${config.secretNamePrefix}": those the stack creates, ` +
+            'and the shared secrets the CLI creates for registry mailboxes (added after deployment, so they ' +
+            'cannot be listed here)' +
+            (config.grantSecretsByPrefix
+              ? "; more than 50 secrets are referenced, too many to list within IAM's policy size limit, " +
+                'and the configuration requires every one of them to be under this prefix.'
+              : '. PutSecretValue on them is further limited to secrets tagged for token write-back.')
         : "Secrets Manager appends a random 6-character suffix to a secret's ARN; this matches that " +
             'suffix of one configured secret.',
     );
@@ -69,6 +73,15 @@ export function acknowledgeFindings(poller: Pop3Poller): void {
       'AwsSolutions::AwsSolutions-SMG4',
       'POP3 passwords are issued by the mail provider and can only be changed there: there is no API ' +
         'for a rotation Lambda to call. The secret is created as a placeholder for the user to fill in.',
+    );
+  }
+  for (const fn of [poller.worker, poller.dispatcher]) {
+    ack(
+      fn,
+      'AwsSolutions::AwsSolutions-L1',
+      `The runtime is chosen in the configuration (worker.runtime: ${config.worker.runtime}, nodejs22.x or ` +
+        'nodejs24.x): the bundles rely on the AWS SDK v3 those runtimes provide and are tested on them. ' +
+        'cdk-nag flags any runtime older than the newest aws-cdk-lib knows of.',
     );
   }
   ack(

@@ -199,12 +199,13 @@ describe('Deployment file (-c configFile=…)', () => {
     it('fails with every problem of a bad file listed, and synthesizes nothing', async () => {
       const file = tempFile(
         'deployment.json',
-        JSON.stringify({ stackName: 'Bad', poller: { accounts: [] } }),
+        JSON.stringify({ stackName: 'Bad', poller: { accounts: [], fleet: { shards: 0, batchSize: 101 } } }),
       );
       const { run, outdir } = synth({ configFile: file });
       await expect(run).rejects.toMatchObject({
         stderr: expect.stringContaining(
-          `Invalid deployment file ${file}:\n  - poller: accounts: at least one account is required`,
+          `Invalid deployment file ${file}:\n  - poller: fleet.shards must be an integer from 1 to 1024\n` +
+            '  - poller: fleet.batchSize must be an integer from 1 to 100',
         ),
       });
       expect(() => readFileSync(join(outdir, 'manifest.json'))).toThrow(/ENOENT/);

@@ -119,6 +119,11 @@ describe('cdk-nag AwsSolutions checks', () => {
         'AwsSolutions::AwsSolutions-IAM5[Resource::<X>/mail/*]',
         'AwsSolutions::AwsSolutions-IAM5[Resource::<X>/state/*]',
         'AwsSolutions::AwsSolutions-IAM5[Resource::<X>:*]',
+        // Created secrets and the CLI's shared secrets for registry mailboxes.
+        'AwsSolutions::AwsSolutions-IAM5[Resource::arn:aws:secretsmanager:eu-west-1:111122223333:secret:pop3-poller/Pop3Poller/*]',
+        // worker.runtime is nodejs22.x or nodejs24.x by configuration; aws-cdk-lib knows of newer.
+        'AwsSolutions::AwsSolutions-L1',
+        'AwsSolutions::AwsSolutions-L1',
         'AwsSolutions::AwsSolutions-SMG4',
         'AwsSolutions::AwsSolutions-SQS3',
         'AwsSolutions::AwsSolutions-SQS3',

@@ -1,5 +1,6 @@
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { ENV as CONTRACT_ENV, type DispatchInput } from '../../functions/handlers/contract';
+import { WRITEBACK_TAG } from '../../functions/adapters/shared-secret';
 import { METRICS } from '../../infra/pop3-poller';
 import type { Pop3PollerProps } from '../../infra/props';
 import { MAX_SCHEDULE_INPUT_CHARS } from '../../infra/validation';
@@ -380,6 +381,9 @@ describe('Construct: Pop3Poller', () => {
                 },
                 { accountId: 'support', secretId: 'pop3-poller/Pop3Poller/support' },
               ],
+              // The group's registry mailboxes too, and those naming no schedule (the default group).
+              registryGroup: 'default',
+              defaultGroup: true,
               scheduledTime: '<aws.scheduler.scheduled-time>',
             },
             {
@@ -434,24 +438,33 @@ describe('Construct: Pop3Poller', () => {
         }
       });
 
-      it('lets the worker read (and write back rotated refresh tokens to) exactly the configured secrets', () => {
+      it('lets the worker read exactly the configured secrets and those under the prefix', () => {
         const [statement, ...more] = withAction(template, 'secretsmanager:GetSecretValue');
         expect(more).toHaveLength(0);
-        expect(actionsOf(statement!)).toEqual([
-          'secretsmanager:GetSecretValue',
-          'secretsmanager:PutSecretValue',
-        ]);
-        const created = logicalId(template, 'AWS::SecretsManager::Secret');
-        expect(resourcesOf(statement!)).toEqual(
-          expect.arrayContaining([
-            { Ref: created },
+        expect(actionsOf(statement!)).toEqual(['secretsmanager:GetSecretValue']);
+        expect(statement!.Condition).toBeUndefined();
+        expect(resourcesOf(statement!).sort()).toEqual(
+          [
+            // Created secrets, and the CLI's shared secrets for registry mailboxes.
+            'arn:aws:secretsmanager:eu-west-1:111122223333:secret:pop3-poller/Pop3Poller/*',
             'arn:aws:secretsmanager:eu-west-1:111122223333:secret:mail/sales-??????',
             // A complete ARN (with its suffix) or a partial one: one of the two matches.
             REFERENCED_ARN,
             `${REFERENCED_ARN}-??????`,
-          ]),
+          ].sort(),
         );
-        expect(resourcesOf(statement!)).toHaveLength(4);
+      });
+
+      it('lets the worker write back rotated refresh tokens only to secrets tagged for it', () => {
+        const [read] = withAction(template, 'secretsmanager:GetSecretValue');
+        const [statement, ...more] = withAction(template, 'secretsmanager:PutSecretValue');
+        expect(more).toHaveLength(0);
+        expect(actionsOf(statement!)).toEqual(['secretsmanager:PutSecretValue']);
+        expect(statement!.Resource).toEqual(read!.Resource);
+        expect(statement!.Condition).toEqual({
+          StringEquals: { [`secretsmanager:ResourceTag/${WRITEBACK_TAG}`]: 'true' },
+        });
+        expect(WRITEBACK_TAG).toBe('pop3-poller:writeback');
       });
 
       it('lets the worker write and read objects only under the archive and state prefixes', () => {
@@ -466,8 +479,8 @@ describe('Construct: Pop3Poller', () => {
           { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/mail/*']] },
           { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/state/*']] },
         ]);
-        const [list] = withAction(template, 's3:ListBucket');
-        expect(resourcesOf(list!)).toEqual([{ 'Fn::GetAtt': [bucket, 'Arn'] }]);
+        // No ListBucket: a missing state object reads as a 403, which the state store handles.
+        expect(withAction(template, 's3:ListBucket')).toEqual([]);
         for (const s of statements(template)) {
           for (const action of actionsOf(s))
             expect(action).not.toMatch(/^s3:(Delete|PutBucket|PutObjectRetention)/);
@@ -567,11 +580,23 @@ describe('Construct: Pop3Poller', () => {
               MetricStat: Match.objectLike({
                 Metric: {
                   Namespace: 'Pop3Poller',
+                  MetricName: 'Polls',
+                  Dimensions: [{ Name: 'service', Value: METRICS.workerService }],
+                },
+                Period: 3600,
+                Stat: 'Sum',
+              }),
+            }),
+            Match.objectLike({
+              Id: 'failed',
+              MetricStat: Match.objectLike({
+                Metric: {
+                  Namespace: 'Pop3Poller',
                   MetricName: 'PollErrors',
                   Dimensions: [{ Name: 'service', Value: METRICS.workerService }],
                 },
                 Period: 3600,
-                Stat: 'SampleCount',
+                Stat: 'Sum',
               }),
             }),
           ]),
@@ -667,9 +692,16 @@ describe('Construct: Pop3Poller', () => {
       });
     });
 
-    it('lets the worker use the key only through S3', () => {
-      const [statement, ...more] = withAction(template, 'kms:GenerateDataKey');
+    it('lets the worker use the key only through S3 (and DynamoDB, for the registry)', () => {
+      const [statement, registry, ...more] = withAction(template, 'kms:GenerateDataKey').sort((a, b) =>
+        String(a.Sid).localeCompare(String(b.Sid)),
+      );
       expect(more).toHaveLength(0);
+      expect(registry).toMatchObject({
+        Sid: 'RegistryKeyThroughDynamoDb',
+        Resource: { 'Fn::GetAtt': [key, 'Arn'] },
+        Condition: { StringEquals: { 'kms:ViaService': 'dynamodb.eu-west-1.amazonaws.com' } },
+      });
       expect(actionsOf(statement!).sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
       expect(statement).toMatchObject({
         Resource: { 'Fn::GetAtt': [key, 'Arn'] },
@@ -685,6 +717,8 @@ describe('Construct: Pop3Poller', () => {
             Match.objectLike({
               Principal: { Service: 'cloudwatch.amazonaws.com' },
               Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+              // Only for this account's alarms (confused deputy).
+              Condition: { StringEquals: { 'aws:SourceAccount': '111122223333' } },
             }),
           ]),
         },
@@ -1000,6 +1034,7 @@ describe('Construct: Pop3Poller', () => {
       const { template } = synthTemplate({
         accounts: [{ id: 'a', secret: 'create', schedule: 'paused' }],
         scheduleGroups: { paused: { expression: 'rate(1 hour)', enabled: false } },
+        defaultScheduleGroup: 'paused',
       });
       template.hasResourceProperties('AWS::Scheduler::Schedule', {
         ScheduleExpression: 'rate(1 hour)',

@@ -20,7 +20,42 @@ const manySecrets = (n: number, prefix: string) =>
 
 const CASES: ReadonlyArray<[string, Pop3PollerProps, RegExp]> = [
   // accounts and secrets
-  ['no accounts', { accounts: [] }, /at least one account is required/],
+  ['fleet.shards of 0', { accounts: [], fleet: { shards: 0 } }, /fleet\.shards must be an integer from 1 to 1024/],
+  [
+    'fleet.shards over 1024',
+    { accounts: [], fleet: { shards: 1025 } },
+    /fleet\.shards must be an integer from 1 to 1024/,
+  ],
+  [
+    'a fractional fleet.shards',
+    { accounts: [], fleet: { shards: 2.5 } },
+    /fleet\.shards must be an integer from 1 to 1024/,
+  ],
+  [
+    'fleet.batchSize over 100',
+    { accounts: [], fleet: { batchSize: 101 } },
+    /fleet\.batchSize must be an integer from 1 to 100/,
+  ],
+  [
+    'fleet.mailboxConcurrency of 0',
+    { accounts: [], fleet: { mailboxConcurrency: 0 } },
+    /fleet\.mailboxConcurrency must be an integer from 1 to 100/,
+  ],
+  [
+    'an unknown fleet.summaryEvents',
+    { accounts: [], fleet: { summaryEvents: 'some' as 'all' } },
+    /fleet\.summaryEvents must be "changes", "all" or "none"/,
+  ],
+  [
+    'fleet.secretCacheSeconds over an hour',
+    { accounts: [], fleet: { secretCacheSeconds: 3601 } },
+    /fleet\.secretCacheSeconds must be an integer from 0 to 3600/,
+  ],
+  [
+    'a default schedule group that is not defined',
+    { accounts: [], scheduleGroups: { hourly: { expression: 'rate(1 hour)' } } },
+    /defaultScheduleGroup "default" is not in scheduleGroups \(defined: hourly\): registry mailboxes/,
+  ],
   [
     'a malformed account id',
     { accounts: [{ id: 'bad id!', secret: 'create' }] },
@@ -143,7 +178,7 @@ const CASES: ReadonlyArray<[string, Pop3PollerProps, RegExp]> = [
         schedule: { expression: 'rate(5 minutes)' },
       })),
     },
-    /200 created secrets and 200 schedules exceed 350 resources \(CloudFormation allows 500 per stack\)/,
+    /200 created secrets and 201 schedules exceed 350 resources \(CloudFormation allows 500 per stack\)/,
   ],
   [
     'more schedule input than a template holds',
@@ -489,6 +524,12 @@ describe('Function: isTimeZone', () => {
   });
 });
 
+const REGISTRY_FIELDS = {
+  registryGroup: 'g'.repeat(40),
+  defaultGroup: true,
+  scheduledTime: '<aws.scheduler.scheduled-time>',
+};
+
 describe('Function: chunkJobs', () => {
   it('keeps every input under the limit, in order, each job exactly once', () => {
     const jobs: PollJob[] = Array.from({ length: 500 }, (_, i) => ({
@@ -499,15 +540,13 @@ describe('Function: chunkJobs', () => {
     const chunks = chunkJobs(jobs);
     expect(chunks.length).toBeGreaterThan(1);
     for (const chunk of chunks) {
-      const input = JSON.stringify({ jobs: chunk, scheduledTime: '<aws.scheduler.scheduled-time>' });
+      // The largest input a chunk can be part of: a 40-character group name, the default group.
+      const input = JSON.stringify({ jobs: chunk, ...REGISTRY_FIELDS });
       expect(input.length).toBeLessThanOrEqual(MAX_SCHEDULE_INPUT_CHARS);
       // Full: one more job would not have fitted (except in the last chunk).
       if (chunk !== chunks.at(-1)) {
         const next = jobs[jobs.indexOf(chunk.at(-1)!) + 1]!;
-        const bigger = JSON.stringify({
-          jobs: [...chunk, next],
-          scheduledTime: '<aws.scheduler.scheduled-time>',
-        });
+        const bigger = JSON.stringify({ jobs: [...chunk, next], ...REGISTRY_FIELDS });
         expect(bigger.length).toBeGreaterThan(MAX_SCHEDULE_INPUT_CHARS);
       }
     }
