@@ -4,6 +4,11 @@ import type { Pop3PollerProps } from './props';
  * Your deployment: edit this file, then `npx cdk deploy`. Every setting is documented (with its
  * default) in infra/props.ts and in docs/deploy.md; `npx cdk synth` checks them all and lists
  * every problem before anything is deployed.
+ *
+ * Mailboxes: the first way to add them is the registry table the stack creates, with the CLI —
+ * `pop3-poller mailboxes add` — no redeploy needed, and `accounts` may then stay empty. The
+ * accounts below are the other way: mailboxes fixed in the stack itself, each polled from its
+ * schedule's input.
  */
 
 /** The CloudFormation stack. Region and account come from your AWS profile unless set here. */
@@ -50,4 +55,7 @@ export const config: Pop3PollerProps = {
   // For POP3 servers that allow-list source IPs:
   // network: { vpc: 'new', staticEgressIp: true, natGateways: 1 },
   worker: { memoryMiB: 512, timeoutSeconds: 300 },
+  // For a fleet (registry mailboxes): shards is fixed for the stack's life (drain the job queue
+  // before changing it); batchSize mailboxes per job.
+  // fleet: { shards: 32, batchSize: 25 },
 };

@@ -142,7 +142,10 @@ export function resolveConfig(props: Pop3PollerProps, stackName: string): Resolv
   // --- accounts and secrets -------------------------------------------------------------------
   // An empty list is a registry-only deployment: mailboxes come from the registry table.
   const accounts = props.accounts ?? [];
-  check(Array.isArray(accounts), 'accounts must be a list (it may be empty: the registry holds the mailboxes)');
+  check(
+    Array.isArray(accounts),
+    'accounts must be a list (it may be empty: the registry holds the mailboxes)',
+  );
   const seen = new Set<string>();
   for (const account of accounts) {
     const id = account.id;

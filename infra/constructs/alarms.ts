@@ -124,7 +124,7 @@ function createAlarms(scope: Construct, props: AlarmsProps): cloudwatch.Alarm[] 
     new cloudwatch.Alarm(scope, 'NeedsAttentionAlarm', {
       alarmDescription:
         'A mailbox fails in a way retrying will not fix (authentication, TLS, server refusal): ' +
-        'search the worker logs for needsAttention, or list the registry\'s failed last polls.',
+        "search the worker logs for needsAttention, or list the registry's failed last polls.",
       metric: pollerMetric(METRICS.needsAttention, five),
       ...atLeastOne,
     }),

@@ -77,7 +77,10 @@ export function createDashboard(
       title: 'Dead-letter queues and dispatcher',
       left: [
         props.jobDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, statistic: max }),
-        props.dispatchDeadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, statistic: max }),
+        props.dispatchDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+          period: five,
+          statistic: max,
+        }),
       ],
       right: [
         pollerMetric(METRICS.jobsEnqueued, five, METRICS.dispatcherService),

@@ -25,7 +25,9 @@ export class Scheduling {
   readonly schedules: readonly scheduler.Schedule[];
 
   constructor(scope: Construct, props: SchedulingProps) {
-    this.group = new scheduler.ScheduleGroup(scope, 'ScheduleGroup', { removalPolicy: RemovalPolicy.DESTROY });
+    this.group = new scheduler.ScheduleGroup(scope, 'ScheduleGroup', {
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
     this.role = new iam.Role(scope, 'SchedulerRole', {
       description: 'Pop3Poller schedules: invoke the dispatcher',
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {

@@ -38,7 +38,8 @@ export class Secrets {
     this.resources = secretResources(scope, config);
 
     new CfnOutput(scope, 'SecretNamePrefix', {
-      description: 'Secrets named under this prefix are readable by the worker (the CLI names shared secrets here)',
+      description:
+        'Secrets named under this prefix are readable by the worker (the CLI names shared secrets here)',
       value: config.secretNamePrefix,
     });
     if (created.length > 0) {

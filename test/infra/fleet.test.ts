@@ -71,7 +71,11 @@ describe('Construct: Pop3Poller (fleet)', () => {
       const cmk = synthTemplate({ ...ACCOUNTS, archive: { encryption: 'customer-managed' } }).template;
       const key = only(Object.keys(cmk.findResources('AWS::KMS::Key')));
       cmk.hasResourceProperties('AWS::DynamoDB::Table', {
-        SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: { 'Fn::GetAtt': [key, 'Arn'] } },
+        SSESpecification: {
+          SSEEnabled: true,
+          SSEType: 'KMS',
+          KMSMasterKeyId: { 'Fn::GetAtt': [key, 'Arn'] },
+        },
       });
       const dispatcherKms = roleStatements(cmk, /DispatcherRole/).filter((s) =>
         actionsOf(s).some((a) => a.startsWith('kms:')),
@@ -200,7 +204,9 @@ describe('Construct: Pop3Poller (fleet)', () => {
         ...ACCOUNTS,
         fleet: { shards: 64, batchSize: 10, summaryEvents: 'all', secretCacheSeconds: 0 },
       }).template;
-      expect((lambdaByDescription(t, 'enqueues').Environment as { Variables: object }).Variables).toMatchObject({
+      expect(
+        (lambdaByDescription(t, 'enqueues').Environment as { Variables: object }).Variables,
+      ).toMatchObject({
         [ENV.SHARDS]: '64',
         [ENV.BATCH_SIZE]: '10',
       });
@@ -253,7 +259,11 @@ describe('Construct: Pop3Poller (registry only)', () => {
     });
     const inputs = Object.values(template.findResources('AWS::Scheduler::Schedule'))
       .map((r) => JSON.parse(r.Properties.Target.Input as string) as DispatchInput)
-      .map(({ jobs, registryGroup, defaultGroup }) => ({ ids: jobs.map((j) => j.accountId), registryGroup, defaultGroup }))
+      .map(({ jobs, registryGroup, defaultGroup }) => ({
+        ids: jobs.map((j) => j.accountId),
+        registryGroup,
+        defaultGroup,
+      }))
       .sort((a, b) => String(a.registryGroup).localeCompare(String(b.registryGroup)));
     expect(inputs).toEqual([
       { ids: [], registryGroup: 'fast', defaultGroup: undefined },

@@ -20,7 +20,11 @@ const manySecrets = (n: number, prefix: string) =>
 
 const CASES: ReadonlyArray<[string, Pop3PollerProps, RegExp]> = [
   // accounts and secrets
-  ['fleet.shards of 0', { accounts: [], fleet: { shards: 0 } }, /fleet\.shards must be an integer from 1 to 1024/],
+  [
+    'fleet.shards of 0',
+    { accounts: [], fleet: { shards: 0 } },
+    /fleet\.shards must be an integer from 1 to 1024/,
+  ],
   [
     'fleet.shards over 1024',
     { accounts: [], fleet: { shards: 1025 } },
