@@ -76,7 +76,13 @@ export interface PollJob {
   readonly authMethod?: 'auto' | 'USER' | 'APOP' | 'PLAIN' | 'LOGIN' | 'CRAM-MD5' | 'XOAUTH2' | 'OAUTHBEARER';
   readonly certificateSha256?: string;
   /** The mailbox's last poll as the registry held it at dispatch (status and code), to detect changes. */
-  readonly last?: { readonly status: string; readonly code?: string; readonly at: string };
+  readonly last?: {
+    readonly status: string;
+    readonly code?: string;
+    readonly at: string;
+    /** When mail was last archived, carried into the next record. */
+    readonly lastArchivedAt?: string;
+  };
 }
 
 /**

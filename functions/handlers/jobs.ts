@@ -73,6 +73,9 @@ const PollJobSchema = v.pipe(
               v.pipe(v.string('must be a string'), v.maxLength(64, 'must be at most 64 characters')),
             ),
             at: v.pipe(v.string('must be a string'), v.maxLength(40, 'must be at most 40 characters')),
+            lastArchivedAt: v.optional(
+              v.pipe(v.string('must be a string'), v.maxLength(40, 'must be at most 40 characters')),
+            ),
           },
           'must be an object',
         ),

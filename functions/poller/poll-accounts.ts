@@ -33,7 +33,8 @@ export async function pollAccounts(
   });
 }
 
-async function publishSummary(
+/** Publishes the account's "Poll Completed" / "Poll Failed" event; a failure to publish is ignored. */
+export async function publishSummary(
   result: AccountResult,
   deps: PollDependencies,
   options: PollOptions,
