@@ -29,8 +29,8 @@ import { backoffMs, describeSdkError, errorName, httpStatus, isTransient, sleep 
  * transient; a state object that is not what this store writes is not retryable (a human has to
  * look). Changes that failed to be written are kept for the next `flush()`.
  *
- * IAM: `s3:GetObject` and `s3:PutObject` on `<prefix>*`, and `s3:ListBucket` on the bucket —
- * without it S3 answers 403 rather than 404 for an account that has no state yet.
+ * IAM: `s3:GetObject` and `s3:PutObject` on `<prefix>*`. Without `s3:ListBucket`, S3 answers 403
+ * rather than 404 for an account that has no state yet; `createIfMissing` tells the two apart.
  */
 
 export interface S3SeenStoreOptions {
@@ -205,7 +205,7 @@ export class S3SeenStore implements SeenUidlStore {
     }
   }
 
-  private putCommand(accountId: string, state: AccountState): PutObjectCommand {
+  private putCommand(accountId: string, state: Pick<AccountState, 'entries' | 'etag'>): PutObjectCommand {
     const body = Buffer.from(serialise(state.entries), 'utf8');
     return new PutObjectCommand({
       Bucket: this.bucket,
@@ -251,6 +251,7 @@ export class S3SeenStore implements SeenUidlStore {
       if (errorName(error) === 'NoSuchKey' || httpStatus(error) === 404) {
         return { entries: new Map(), etag: undefined };
       }
+      if (httpStatus(error) === 403) return this.createIfMissing(accountId, error);
       throw this.wrap(error, accountId, 'reading');
     }
     const entries = parse(text, this.location(accountId));
@@ -258,6 +259,31 @@ export class S3SeenStore implements SeenUidlStore {
       throw new SeenStoreError(`S3 returned no ETag for ${this.location(accountId)}`, { retryable: true });
     }
     return { entries, etag };
+  }
+
+  /**
+   * A 403 to the read: without `s3:ListBucket` (which the worker is not granted) S3 answers 403
+   * instead of 404 for a missing key, so a 403 may only mean "no state yet". An empty state is
+   * written with `If-None-Match: *`: if that succeeds the object was missing, and the state is
+   * empty; if S3 answers 412 the object exists and reading it is truly denied, which is reported.
+   * Nothing is ever overwritten.
+   */
+  private async createIfMissing(
+    accountId: string,
+    denied: unknown,
+  ): Promise<{ entries: Map<string, Date>; etag: string | undefined }> {
+    try {
+      const output = await this.client.send(
+        this.putCommand(accountId, { entries: new Map(), etag: undefined } as Pick<
+          AccountState,
+          'entries' | 'etag'
+        >),
+      );
+      return { entries: new Map(), etag: output.ETag };
+    } catch (error) {
+      if (isWriteConflict(error)) throw this.wrap(denied, accountId, 'reading');
+      throw this.wrap(error, accountId, 'writing');
+    }
   }
 
   private location(accountId: string): string {

@@ -116,6 +116,8 @@ describe('Class: S3SeenStore', () => {
         .rejectsOnce(serviceError('AccessDenied', 403))
         .rejectsOnce(serviceError('SlowDown', 503))
         .resolves(object('{}', '"e1"'));
+      // The object exists (the create-if-missing probe gets 412): the 403 is a real denial.
+      s3Mock.on(PutObjectCommand).rejects(serviceError('PreconditionFailed', 412));
       const seen = store();
 
       await expect(seen.seen('support', ['a'])).rejects.toMatchObject({ code: 'ESTATE', retryable: false });
@@ -403,5 +405,41 @@ describe('Class: S3SeenStore', () => {
     expect(() => new S3SeenStore(client, { bucket: '' })).toThrow('bucket is required');
     expect(() => new S3SeenStore(client, { bucket: 'b', flushEvery: 0 })).toThrow('flushEvery');
     expect(() => new S3SeenStore(client, { bucket: 'b', maxAttempts: 0 })).toThrow('maxAttempts');
+  });
+});
+
+describe('Class: S3SeenStore without s3:ListBucket (403 for a missing key)', () => {
+  const denied = () =>
+    Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } });
+  const conflict = () =>
+    Object.assign(new Error('At least one of the pre-conditions you specified did not hold'), {
+      name: 'PreconditionFailed',
+      $metadata: { httpStatusCode: 412 },
+    });
+  const s3 = mockClient(S3Client);
+  beforeEach(() => s3.reset());
+
+  it('takes a 403 as "no state yet" once an If-None-Match write of an empty state succeeds', async () => {
+    s3.on(GetObjectCommand).rejects(denied());
+    s3.on(PutObjectCommand).resolves({ ETag: '"e1"' });
+    const store = new S3SeenStore(s3 as unknown as S3Client, { bucket: 'b', prefix: 'state/' });
+
+    await expect(store.seen('box', ['u1'])).resolves.toEqual(new Map());
+
+    const put = s3.commandCalls(PutObjectCommand)[0]!.args[0].input;
+    expect(put).toMatchObject({ Bucket: 'b', Key: 'state/box.json', IfNoneMatch: '*' });
+    expect(Buffer.from(put.Body as Buffer).toString()).toBe('{}');
+  });
+
+  it('reports the denial when the object exists (412 to the create), and overwrites nothing', async () => {
+    s3.on(GetObjectCommand).rejects(denied());
+    s3.on(PutObjectCommand).rejects(conflict());
+    const store = new S3SeenStore(s3 as unknown as S3Client, { bucket: 'b', prefix: 'state/' });
+
+    await expect(store.seen('box', ['u1'])).rejects.toThrow(
+      /reading keep-mode state s3:\/\/b\/state\/box\.json failed: AccessDenied/,
+    );
+    expect(s3.commandCalls(PutObjectCommand)).toHaveLength(1);
+    expect(s3.commandCalls(PutObjectCommand)[0]!.args[0].input.IfNoneMatch).toBe('*');
   });
 });
