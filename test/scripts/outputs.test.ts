@@ -30,6 +30,8 @@ const VALUES: Record<string, string> = {
   ScheduleGroupName: 'group',
   WorkerLogGroupName: `${STACK}-PollerWorkerLogGroup-x`,
   DispatcherLogGroupName: `${STACK}-PollerDispatcherLogGroup-x`,
+  RegistryTableName: `${STACK}-PollerRegistryTable-x`,
+  SecretNamePrefix: `pop3-poller/${STACK}/`,
 };
 
 let outputIds: string[];
