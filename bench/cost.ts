@@ -28,7 +28,7 @@ const N = Number(args.mailboxes);
 const MAIL_SHARE = Number(args['with-mail']);
 const CHUNK = 64 * 1024;
 const chunks = (bytes: number) => Math.max(1, Math.ceil(bytes / CHUNK));
-/** Assumed: the poller's 3 messages per mailbox with mail, ~2 KB each. */
+/** The mail tick: 3 messages of ~2 KB in each mailbox with mail. */
 const MESSAGES_PER_MAILBOX = 3;
 /** Assumed: Lambda's own START/END/REPORT lines per invocation (not written by the handler). */
 const PLATFORM_LOG_BYTES = 350;
