@@ -47,8 +47,8 @@ Object.assign(process.env, aws.env(), {
   POWERTOOLS_SERVICE_NAME: 'pop3-poller',
 });
 // The handlers create their SDK clients at module load: import them after the environment is set.
-const dispatcher = await import('../functions/handlers/dispatcher');
-const worker = await import('../functions/handlers/worker');
+const dispatcher = await import('../functions/handlers/dispatcher.js');
+const worker = await import('../functions/handlers/worker.js');
 
 // The fleet: N mailboxes on the loopback server, their passwords in shared secrets.
 const ids = Array.from({ length: N }, (_, i) => `mbx-${String(i).padStart(6, '0')}`);
