@@ -4,6 +4,7 @@ import { version } from '../../package.json';
 import { check } from './check-command';
 import { UsageError } from './command-args';
 import type * as DemoModule from './demo/demo';
+import type * as MailboxesModule from './mailboxes/command';
 import { poll } from './poll-command';
 
 const USAGE = `Usage:
@@ -16,6 +17,8 @@ const USAGE = `Usage:
   pop3-poller check --config FILE [--json] [--account ID]...
       Log in to each account as poll would and report what is waiting (STAT), then QUIT.
       Retrieves nothing, deletes nothing, writes no archive and no events.
+  pop3-poller mailboxes add|remove|list|import FILE.csv|export [--stack NAME] ...
+      Manage the registry of a deployed stack (pop3-poller mailboxes --help).
   pop3-poller demo [--output DIR]
       Start a local POP3 server with sample mail and poll it into DIR (default ./demo-output).
 
@@ -26,6 +29,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'poll') return poll(rest);
   if (command === 'check') return check(rest);
+  if (command === 'mailboxes') {
+    // Loaded on demand: it needs the DynamoDB, Secrets Manager and CloudFormation clients.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { mailboxes } = require('./mailboxes/command') as typeof MailboxesModule;
+    return mailboxes(rest);
+  }
   if (command === '--version' || command === '-V' || command === 'version') {
     process.stdout.write(`pop3-poller ${version}\n`);
     return 0;

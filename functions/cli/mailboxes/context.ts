@@ -1,0 +1,156 @@
+import { readFileSync } from 'node:fs';
+import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DynamoDbRegistry } from '../../adapters/dynamodb-registry';
+import { describeSdkError, errorName } from '../../adapters/sdk-errors';
+import { SharedSecretFiller } from '../../adapters/shared-secret-filler';
+import { UsageError } from '../command-args';
+
+/** What the `mailboxes` commands need from the outside world; tests pass their own. */
+export interface MailboxesIo {
+  readonly stdout: { write(text: string): unknown };
+  readonly stderr: { write(text: string): unknown };
+  /** All of standard input (for `--password-stdin`). */
+  readStdin(): Promise<string>;
+  readFile(path: string): string;
+  /** SDK clients for a region (undefined: the SDK's default chain). Created once per command. */
+  readonly clients: {
+    dynamodb(region: string | undefined): DynamoDBClient;
+    secretsManager(region: string | undefined): SecretsManagerClient;
+    cloudFormation(region: string | undefined): CloudFormationClient;
+  };
+}
+
+const regionOf = (region: string | undefined) => (region !== undefined ? { region } : {});
+
+export const defaultIo: MailboxesIo = {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  readStdin: async () => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  },
+  readFile: (path) => readFileSync(path, 'utf8'),
+  clients: {
+    dynamodb: (region) => new DynamoDBClient(regionOf(region)),
+    secretsManager: (region) => new SecretsManagerClient(regionOf(region)),
+    cloudFormation: (region) => new CloudFormationClient(regionOf(region)),
+  },
+};
+
+/** Where the registry and the shared secrets are: `--stack`, or `--table` and `--secret-prefix`. */
+export interface TargetOptions {
+  readonly stack?: string;
+  readonly table?: string;
+  readonly secretPrefix?: string;
+  readonly region?: string;
+}
+
+export interface Target {
+  readonly table: string;
+  /** Absent with `--table` and no `--secret-prefix`. */
+  readonly secretPrefix?: string;
+}
+
+/** The stack outputs the CLI reads (infra/constructs/registry.ts, infra/constructs/secrets.ts). */
+export const TABLE_OUTPUT = 'RegistryTableName';
+export const PREFIX_OUTPUT = 'SecretNamePrefix';
+
+/**
+ * Checks the target options without calling AWS: exactly one of `--stack` and `--table`, and a
+ * secret prefix known (from the stack, or `--secret-prefix`) when `needsPrefix`.
+ */
+export function checkTargetOptions(command: string, options: TargetOptions, needsPrefix: boolean): void {
+  if (options.stack !== undefined && options.table !== undefined) {
+    throw new UsageError(`mailboxes ${command}: give --stack or --table, not both`);
+  }
+  if (options.stack === undefined && options.table === undefined) {
+    throw new UsageError(
+      `mailboxes ${command} needs --stack NAME (or --table NAME [--secret-prefix PREFIX])`,
+    );
+  }
+  if (options.stack !== undefined && options.secretPrefix !== undefined) {
+    throw new UsageError(`mailboxes ${command}: --secret-prefix goes with --table; the stack names its own`);
+  }
+  if (needsPrefix && options.table !== undefined && options.secretPrefix === undefined) {
+    throw new UsageError(
+      `mailboxes ${command}: passwords go into shared secrets: give --secret-prefix PREFIX (the stack's ${PREFIX_OUTPUT} output) with --table`,
+    );
+  }
+}
+
+/** A command's AWS side, each piece made on first use; the stack is described at most once. */
+export class MailboxesContext {
+  private target?: Promise<Target>;
+  private registryInstance?: DynamoDbRegistry;
+
+  constructor(
+    readonly io: MailboxesIo,
+    readonly options: TargetOptions,
+  ) {}
+
+  resolve(): Promise<Target> {
+    this.target ??= this.describe();
+    return this.target;
+  }
+
+  async registry(): Promise<DynamoDbRegistry> {
+    const { table } = await this.resolve();
+    this.registryInstance ??= new DynamoDbRegistry(this.io.clients.dynamodb(this.options.region), table);
+    return this.registryInstance;
+  }
+
+  /** A filler for the target's shared secrets, or undefined when no prefix is known. */
+  async filler(): Promise<SharedSecretFiller | undefined> {
+    const { secretPrefix } = await this.resolve();
+    if (secretPrefix === undefined) return undefined;
+    return new SharedSecretFiller(this.io.clients.secretsManager(this.options.region), secretPrefix);
+  }
+
+  private async describe(): Promise<Target> {
+    const { stack, table, secretPrefix } = this.options;
+    if (stack === undefined) {
+      return { table: table!, ...(secretPrefix !== undefined ? { secretPrefix } : {}) };
+    }
+    const client = this.io.clients.cloudFormation(this.options.region);
+    let outputs: Output[];
+    try {
+      const described = await client.send(new DescribeStacksCommand({ StackName: stack }));
+      outputs = described.Stacks?.[0]?.Outputs ?? [];
+    } catch (error) {
+      // CloudFormation answers a missing stack with ValidationError "Stack with id X does not exist".
+      if (errorName(error) === 'ValidationError' && /does not exist/.test(String((error as Error).message))) {
+        throw new UsageError(
+          `stack "${stack}" not found${this.options.region ? ` in ${this.options.region}` : ''} (check --stack and --region)`,
+        );
+      }
+      throw new Error(`describing stack "${stack}" failed: ${describeSdkError(error)}`, { cause: error });
+    }
+    return {
+      table: output(stack, outputs, TABLE_OUTPUT),
+      secretPrefix: output(stack, outputs, PREFIX_OUTPUT),
+    };
+  }
+}
+
+/**
+ * An output's value. The construct's outputs have logical ids of the construct path plus a hash
+ * (`Pop3PollerRegistryTableName1A2B3C4D`) unless the construct is the stack's root, hence the match.
+ */
+function output(stack: string, outputs: readonly Output[], name: string): string {
+  const pattern = new RegExp(`^(?:[A-Za-z0-9]*${name}[0-9A-F]{8}|${name})$`);
+  const found = outputs.filter((o) => o.OutputKey !== undefined && pattern.test(o.OutputKey));
+  if (found.length === 0 || !found[0]!.OutputValue) {
+    throw new UsageError(
+      `stack "${stack}" has no ${name} output (is it a pop3-poller stack with the registry?)`,
+    );
+  }
+  if (found.length > 1) {
+    throw new UsageError(
+      `stack "${stack}" has ${found.length} ${name} outputs (${found.map((o) => o.OutputKey).join(', ')}): give --table and --secret-prefix`,
+    );
+  }
+  return found[0]!.OutputValue!;
+}

@@ -1,0 +1,60 @@
+import type { RegistryEntry } from '../../registry/ports';
+import type { MailboxRecord } from '../../registry/record';
+import { checkTargetOptions, MailboxesContext, type MailboxesIo, type TargetOptions } from './context';
+import { writeMailboxCsv } from './rows';
+
+async function readAll(io: MailboxesIo, target: TargetOptions, command: string): Promise<RegistryEntry[]> {
+  checkTargetOptions(command, target, false);
+  const registry = await new MailboxesContext(io, target).registry();
+  const entries: RegistryEntry[] = [];
+  for await (const entry of registry.entries()) entries.push(entry);
+  return entries.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/**
+ * `mailboxes list [--json]`: one line per item — id, host, username, mode, schedule and the last
+ * poll (time, status, error code). `--json`: one RegistryEntry per line.
+ */
+export async function listMailboxes(io: MailboxesIo, target: TargetOptions, json: boolean): Promise<number> {
+  const entries = await readAll(io, target, 'list');
+  if (json) {
+    io.stdout.write(entries.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    return 0;
+  }
+  const rows = entries.map((e) => {
+    const poll = e.lastPoll
+      ? [e.lastPoll.at, e.lastPoll.status, ...(e.lastPoll.code ? [e.lastPoll.code] : [])].join(' ')
+      : 'never polled';
+    if (e.record) {
+      const r = e.record;
+      return [r.id, r.host ?? r.provider ?? '-', r.username, r.mode ?? 'delete', r.schedule ?? '-', poll];
+    }
+    if (e.problems) return [e.id, `invalid record: ${e.problems.join('; ')}`, '', '', '', poll];
+    return [e.id, '(no record: configured in the stack)', '', '', '', poll];
+  });
+  const header = ['ID', 'HOST', 'USERNAME', 'MODE', 'SCHEDULE', 'LAST POLL'];
+  const widths = header.map((h, n) => Math.max(h.length, ...rows.map((r) => r[n]!.length)));
+  const format = (row: readonly string[]) =>
+    row
+      .map((cell, n) => (n === row.length - 1 ? cell : cell.padEnd(widths[n]!)))
+      .join('  ')
+      .trimEnd();
+  io.stdout.write([header, ...rows].map((r) => `${format(r)}\n`).join(''));
+  return 0;
+}
+
+/**
+ * `mailboxes export`: the registry's records as CSV on stdout (RECORD_KEYS columns, no passwords:
+ * the registry holds none), which `import` reads back. Items without a record (mailboxes from the
+ * stack's config) are left out; invalid ones are named on stderr, and the exit status is then 1.
+ */
+export async function exportMailboxes(io: MailboxesIo, target: TargetOptions): Promise<number> {
+  const entries = await readAll(io, target, 'export');
+  const records: MailboxRecord[] = entries.flatMap((e) => (e.record ? [e.record] : []));
+  io.stdout.write(writeMailboxCsv(records));
+  const invalid = entries.filter((e) => e.problems);
+  for (const e of invalid) {
+    io.stderr.write(`pop3-poller mailboxes: skipped ${e.id}: ${e.problems!.join('; ')}\n`);
+  }
+  return invalid.length > 0 ? 1 : 0;
+}

@@ -1,0 +1,45 @@
+import type { MailboxRecord } from '../../registry/record';
+import type { MailboxesContext } from './context';
+import type { MailboxRow } from './rows';
+
+export interface WriteSummary {
+  readonly written: number;
+  /** Shared secrets created or rewritten. */
+  readonly secretsUpdated: number;
+  readonly secretsCreated: number;
+  /** Id → the shared secret its password went into. */
+  readonly placed: ReadonlyMap<string, string>;
+}
+
+/**
+ * Writes validated rows: passwords into shared secrets first (so that no record ever points at an
+ * entry that is not there yet), then the records, each with its secretId set to its secret.
+ */
+export async function writeRows(
+  context: MailboxesContext,
+  rows: readonly MailboxRow[],
+): Promise<WriteSummary> {
+  const placed = new Map<string, string>();
+  let secretsUpdated = 0;
+  let secretsCreated = 0;
+  if (rows.some((row) => row.password !== undefined)) {
+    const filler = await context.filler();
+    // checkTargetOptions made sure a prefix is known when a row has a password.
+    if (!filler) throw new Error('no secret name prefix is known for the shared secrets');
+    await filler.load();
+    for (const row of rows) {
+      if (row.password !== undefined) placed.set(row.record.id, filler.place(row.record.id, row.password));
+    }
+    const saved = await filler.save();
+    secretsCreated = saved.created.length;
+    secretsUpdated = saved.created.length + saved.updated.length;
+  }
+  const records: MailboxRecord[] = rows.map((row) => {
+    const secretId = row.record.secretId ?? placed.get(row.record.id);
+    if (secretId === undefined) throw new Error(`mailbox "${row.record.id}" has no secret`);
+    return { ...row.record, secretId };
+  });
+  const registry = await context.registry();
+  await registry.putRecords(records);
+  return { written: records.length, secretsUpdated, secretsCreated, placed };
+}
