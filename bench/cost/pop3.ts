@@ -43,32 +43,83 @@ export async function startPop3Fleet(cert: { certPem: string; keyPem: string }):
         const line = buffer.slice(0, i);
         buffer = buffer.slice(i + 2);
         const [verb = '', ...args] = line.split(' ');
-        const live = () => (box?.messages ?? []).map((m, k) => ({ m, n: k + 1 })).filter((x) => !deleted.has(x.n));
+        const live = () =>
+          (box?.messages ?? []).map((m, k) => ({ m, n: k + 1 })).filter((x) => !deleted.has(x.n));
         switch (verb.toUpperCase()) {
-          case 'CAPA': multi('USER\r\nUIDL\r\nTOP\r\n'); break;
-          case 'USER': user = args[0]; send('+OK\r\n'); break;
+          case 'CAPA':
+            multi('USER\r\nUIDL\r\nTOP\r\n');
+            break;
+          case 'USER':
+            user = args[0];
+            send('+OK\r\n');
+            break;
           case 'PASS': {
             const b = user !== undefined ? boxes.get(user) : undefined;
-            if (b && b.password === args.join(' ')) { box = b; send('+OK logged in\r\n'); }
-            else send('-ERR [AUTH] invalid login\r\n');
+            if (b && b.password === args.join(' ')) {
+              box = b;
+              send('+OK logged in\r\n');
+            } else send('-ERR [AUTH] invalid login\r\n');
             break;
           }
-          case 'NOOP': send('+OK\r\n'); break;
+          case 'NOOP':
+            send('+OK\r\n');
+            break;
           case 'QUIT':
             if (box) box.messages = box.messages.filter((_, k) => !deleted.has(k + 1));
-            send('+OK bye\r\n'); socket.end(); break;
+            send('+OK bye\r\n');
+            socket.end();
+            break;
           default: {
-            if (!box) { send('-ERR not logged in\r\n'); break; }
+            if (!box) {
+              send('-ERR not logged in\r\n');
+              break;
+            }
             const n = msg(args[0]);
             switch (verb.toUpperCase()) {
-              case 'STAT': send(`+OK ${live().length} ${live().reduce((s, x) => s + x.m.body.length, 0)}\r\n`); break;
-              case 'LIST': multi(live().map((x) => `${x.n} ${x.m.body.length}\r\n`).join('')); break;
-              case 'UIDL': multi(live().map((x) => `${x.n} ${x.m.uidl}\r\n`).join('')); break;
-              case 'RETR': if (n) { send('+OK\r\n'); send(stuff(box.messages[n - 1]!.body)); send('.\r\n'); } else send('-ERR no such message\r\n'); break;
-              case 'TOP': if (n) { const head = box.messages[n - 1]!.body.toString('latin1').split('\r\n\r\n')[0]!; send('+OK\r\n'); send(stuff(Buffer.from(`${head}\r\n\r\n`, 'latin1'))); send('.\r\n'); } else send('-ERR no such message\r\n'); break;
-              case 'DELE': if (n) { deleted.add(n); send('+OK\r\n'); } else send('-ERR no such message\r\n'); break;
-              case 'RSET': deleted.clear(); send('+OK\r\n'); break;
-              default: send('-ERR unknown command\r\n');
+              case 'STAT':
+                send(`+OK ${live().length} ${live().reduce((s, x) => s + x.m.body.length, 0)}\r\n`);
+                break;
+              case 'LIST':
+                multi(
+                  live()
+                    .map((x) => `${x.n} ${x.m.body.length}\r\n`)
+                    .join(''),
+                );
+                break;
+              case 'UIDL':
+                multi(
+                  live()
+                    .map((x) => `${x.n} ${x.m.uidl}\r\n`)
+                    .join(''),
+                );
+                break;
+              case 'RETR':
+                if (n) {
+                  send('+OK\r\n');
+                  send(stuff(box.messages[n - 1]!.body));
+                  send('.\r\n');
+                } else send('-ERR no such message\r\n');
+                break;
+              case 'TOP':
+                if (n) {
+                  const head = box.messages[n - 1]!.body.toString('latin1').split('\r\n\r\n')[0]!;
+                  send('+OK\r\n');
+                  send(stuff(Buffer.from(`${head}\r\n\r\n`, 'latin1')));
+                  send('.\r\n');
+                } else send('-ERR no such message\r\n');
+                break;
+              case 'DELE':
+                if (n) {
+                  deleted.add(n);
+                  send('+OK\r\n');
+                } else send('-ERR no such message\r\n');
+                break;
+              case 'RSET':
+                deleted.clear();
+                send('+OK\r\n');
+                break;
+              default:
+                send('-ERR unknown command\r\n');
             }
           }
         }
