@@ -29,8 +29,8 @@ export async function listMailboxes(io: MailboxesIo, target: TargetOptions, json
       const r = e.record;
       return [r.id, r.host ?? r.provider ?? '-', r.username, r.mode ?? 'delete', r.schedule ?? '-', poll];
     }
-    if (e.problems) return [e.id, `invalid record: ${e.problems.join('; ')}`, '', '', '', poll];
-    return [e.id, '(no record: configured in the stack)', '', '', '', poll];
+    if (e.problems) return [e.id, '(invalid record)', '', '', '', `${poll}; ${e.problems.join('; ')}`];
+    return [e.id, '(stack config)', '', '', '', poll];
   });
   const header = ['ID', 'HOST', 'USERNAME', 'MODE', 'SCHEDULE', 'LAST POLL'];
   const widths = header.map((h, n) => Math.max(h.length, ...rows.map((r) => r[n]!.length)));
