@@ -36,6 +36,11 @@ describe('Function: readWorkerConfig', () => {
       deadlineMarginSeconds: 30,
       maxFollowUps: 20,
       extraCaPem: undefined,
+      registryTable: undefined,
+      shards: 32,
+      mailboxConcurrency: 25,
+      summaryEvents: 'changes',
+      secretCacheSeconds: 300,
     });
   });
 
@@ -49,6 +54,11 @@ describe('Function: readWorkerConfig', () => {
         [ENV.DEADLINE_MARGIN_SECONDS]: '45',
         [ENV.MAX_FOLLOW_UPS]: '0',
         [ENV.EXTRA_CA_PEM]: CA,
+        [ENV.REGISTRY_TABLE]: 'mailboxes',
+        [ENV.SHARDS]: '64',
+        [ENV.MAILBOX_CONCURRENCY]: '10',
+        [ENV.SUMMARY_EVENTS]: 'all',
+        [ENV.SECRET_CACHE_SECONDS]: '0',
       }),
     ).toEqual({
       archiveBucket: 'mail-archive',
@@ -60,6 +70,11 @@ describe('Function: readWorkerConfig', () => {
       deadlineMarginSeconds: 45,
       maxFollowUps: 0,
       extraCaPem: CA,
+      registryTable: 'mailboxes',
+      shards: 64,
+      mailboxConcurrency: 10,
+      summaryEvents: 'all',
+      secretCacheSeconds: 0,
     });
   });
 
@@ -106,7 +121,12 @@ describe('Function: readWorkerConfig', () => {
 
 describe('Function: readDispatcherConfig', () => {
   it('needs only the job queue', () => {
-    expect(readDispatcherConfig({ [ENV.JOB_QUEUE_URL]: QUEUE_URL })).toEqual({ jobQueueUrl: QUEUE_URL });
+    expect(readDispatcherConfig({ [ENV.JOB_QUEUE_URL]: QUEUE_URL })).toEqual({
+      jobQueueUrl: QUEUE_URL,
+      registryTable: undefined,
+      shards: 32,
+      batchSize: 25,
+    });
     expect(() => readDispatcherConfig({})).toThrow(
       'invalid configuration (environment variables): JOB_QUEUE_URL is required',
     );
@@ -143,7 +163,7 @@ describe('Function: parsePollJob', () => {
     ['{"secretId":"s"}', 'job.accountId is required'],
     ['{"accountId":"a b","secretId":"s"}', 'job.accountId must be 1-64 characters of A-Z a-z 0-9 . _ -'],
     ['{"accountId":"a","secretId":"s","followUp":-1}', 'job.followUp must be an integer ≥ 0'],
-    ['{"accountId":"a","secretId":"s","host":"pop.example.com"}', 'job.host is not a known field'],
+    ['{"accountId":"a","secretId":"s","password":"x"}', 'job.password is not a known field'],
     ['{"accountId":"a","secretId":"s","provider":"yahoo"}', 'job.provider must be "gmail" or "outlook"'],
     [
       '{"accountId":"a","secretId":"s","deleteAfterDays":1}',
