@@ -60,17 +60,22 @@ export function sqsRecord(body: string, options: RecordOptions = {}): SQSRecord 
 /** Captures everything written to stdout and stderr (not passed through) until `restore()`. */
 export class CapturedOutput {
   private readonly chunks: string[] = [];
-  private readonly spies: jest.SpyInstance[];
+  private readonly originals: Array<() => void>;
 
+  // Plain method replacement rather than jest spies, so benchmarks (run by tsx, built by tsc
+  // without jest's types) can share this harness with the tests.
   constructor() {
-    const capture = (chunk: unknown) => {
+    const capture = (chunk: unknown): boolean => {
       this.chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'));
       return true;
     };
-    this.spies = [
-      jest.spyOn(process.stdout, 'write').mockImplementation(capture),
-      jest.spyOn(process.stderr, 'write').mockImplementation(capture),
-    ];
+    this.originals = [process.stdout, process.stderr].map((stream) => {
+      const original = stream.write;
+      stream.write = capture as typeof stream.write;
+      return () => {
+        stream.write = original;
+      };
+    });
   }
 
   get text(): string {
@@ -106,7 +111,7 @@ export class CapturedOutput {
   }
 
   restore(): void {
-    for (const spy of this.spies) spy.mockRestore();
+    for (const undo of this.originals) undo();
   }
 }
 
