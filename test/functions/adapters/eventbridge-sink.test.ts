@@ -270,10 +270,12 @@ describe('Class: EventBridgeSink', () => {
   });
 
   describe('whole-request failures (the SDK client retries them; the sink does not again)', () => {
-    it('reports a throttled request at once instead of sending it again on top of the SDK\'s own attempts', async () => {
+    it("reports a throttled request at once instead of sending it again on top of the SDK's own attempts", async () => {
       ebMock.on(PutEventsCommand).rejectsOnce(serviceError('ThrottlingException', 400)).callsFake(allOk);
 
-      await expect(sink().publish([eventOf(1), eventOf(2)])).resolves.toEqual({ failedIds: ['id-1', 'id-2'] });
+      await expect(sink().publish([eventOf(1), eventOf(2)])).resolves.toEqual({
+        failedIds: ['id-1', 'id-2'],
+      });
 
       expect(ebMock).toHaveReceivedCommandTimes(PutEventsCommand, 1);
       expect(failures).toEqual([
@@ -298,7 +300,7 @@ describe('Class: EventBridgeSink', () => {
       expect(failures[0]).toMatchObject({ ids: ['id-0'], errorCode: 'InternalException' });
     });
 
-    it('reports a request refused for good (access denied) with the SDK\'s message', async () => {
+    it("reports a request refused for good (access denied) with the SDK's message", async () => {
       ebMock.on(PutEventsCommand).rejects(serviceError('AccessDeniedException', 400));
 
       await expect(sink().publish([eventOf(1), eventOf(2)])).resolves.toEqual({
