@@ -79,15 +79,42 @@ export async function upgradeSocket(
 
 function tlsOptions(host: string, settings: TlsSettings): tls.ConnectionOptions {
   const servername = settings.servername ?? host;
+  const minVersion = settings.minVersion ?? 'TLSv1.2';
   return {
     // SNI must not be an IP address (RFC 6066 §3); Node still verifies an IP against the
     // certificate's IP SANs through `host`.
     ...(isIP(servername) ? {} : { servername }),
     host,
     rejectUnauthorized: settings.rejectUnauthorized ?? true,
-    minVersion: settings.minVersion ?? 'TLSv1.2',
-    ...(settings.ca ? { ca: settings.ca as string | Buffer | Array<string | Buffer> } : {}),
+    minVersion,
+    ...(settings.ca ? { secureContext: sharedSecureContext(settings.ca, minVersion) } : {}),
   };
+}
+
+/**
+ * Secure contexts for explicit CAs, built once and shared by every session that trusts the same
+ * certificates. Building one parses each CA certificate — Node's ~140 roots plus a private CA
+ * (EXTRA_CA_PEM) cost ~20 ms of CPU per session — and a fleet worker opens hundreds of sessions
+ * against the same few CA sets. Without `ca` Node's default context is used and cached by Node.
+ */
+const secureContexts = new Map<string, tls.SecureContext>();
+const MAX_SECURE_CONTEXTS = 16;
+
+function sharedSecureContext(
+  ca: NonNullable<TlsSettings['ca']>,
+  minVersion: tls.SecureVersion,
+): tls.SecureContext {
+  const parts = (Array.isArray(ca) ? ca : [ca]) as ReadonlyArray<string | Buffer>;
+  const key = `${minVersion}\n${parts.map((p) => (typeof p === 'string' ? p : p.toString('latin1'))).join('\n')}`;
+  let context = secureContexts.get(key);
+  if (context === undefined) {
+    context = tls.createSecureContext({ ca: [...parts], minVersion });
+    // Oldest first out: a process trusting many different CA sets keeps only the recent ones.
+    if (secureContexts.size >= MAX_SECURE_CONTEXTS)
+      secureContexts.delete(secureContexts.keys().next().value!);
+    secureContexts.set(key, context);
+  }
+  return context;
 }
 
 function checkPin(socket: tls.TLSSocket, settings: TlsSettings): void {
