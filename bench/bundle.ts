@@ -5,6 +5,11 @@
  * are written under the project (node_modules/.cache), so the `@aws-sdk/*` packages left out of
  * them resolve from the project's node_modules, as they do from the Lambda runtime's.
  *
+ * The worker loads its AWS adapters on first use (functions/adapters/lazy-ports.ts), so its module
+ * init leaves the SDK out. What a cold start pays for them is printed beside it: the init of the
+ * bundle followed by the clients an empty delete-mode poll needs (Secrets Manager), and by every
+ * client the worker can load — measured the same way, in fresh processes.
+ *
  * Targets (issue): worker bundle ≤ 300 KB, module init ≤ 100 ms.
  */
 import { execFileSync } from 'node:child_process';
@@ -14,6 +19,21 @@ import { build } from 'esbuild';
 import { BUNDLE, ENTRY_POINTS, entryPath, PROJECT_ROOT } from '../infra/bundling';
 
 const RUNS = 7;
+
+/** What a cold worker loads later, on first use, by the kind of poll that needs it. */
+const WORKER_FIRST_USE: ReadonlyArray<{ label: string; modules: readonly string[] }> = [
+  { label: 'an empty poll (Secrets Manager)', modules: ['@aws-sdk/client-secrets-manager'] },
+  {
+    label: 'every client',
+    modules: [
+      '@aws-sdk/client-secrets-manager',
+      '@aws-sdk/client-s3',
+      '@aws-sdk/client-eventbridge',
+      '@aws-sdk/client-sqs',
+      '@aws-sdk/client-dynamodb',
+    ],
+  },
+];
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -54,6 +74,12 @@ async function main(): Promise<void> {
       const load = median(Array.from({ length: RUNS }, () => nodeMs(`require(${JSON.stringify(outfile)})`)));
       const init = Math.max(0, load - baseline);
       console.log(`${name}.js ${kb.toFixed(1)} KB, init ${Math.round(init)} ms (median of ${RUNS})`);
+      if (name !== 'worker') continue;
+      for (const { label, modules } of WORKER_FIRST_USE) {
+        const code = [outfile, ...modules].map((m) => `require(${JSON.stringify(m)});`).join('');
+        const cold = median(Array.from({ length: RUNS }, () => nodeMs(code))) - baseline;
+        console.log(`  init + ${label} loaded on first use: ${Math.round(cold)} ms (median of ${RUNS})`);
+      }
     }
   } finally {
     rmSync(outdir, { recursive: true, force: true });

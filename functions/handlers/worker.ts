@@ -1,24 +1,26 @@
 import { rootCertificates } from 'node:tls';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambda';
-import { DynamoDbRegistry } from '../adapters/dynamodb-registry';
-import { EventBridgeSink } from '../adapters/eventbridge-sink';
+import {
+  lazyArchive,
+  lazyCredentialSource,
+  lazyEventSink,
+  lazyJobQueue,
+  lazyLastPollWriter,
+  lazySeenStore,
+  onFirstUse,
+  type FlushableSeenStore,
+} from '../adapters/lazy-ports';
 import { OAuth2TokenProvider } from '../adapters/oauth2-token-provider';
-import { S3ArchiveStore } from '../adapters/s3-archive-store';
-import { S3SeenStore } from '../adapters/s3-seen-store';
 import { SecretTextCache } from '../adapters/secret-cache';
-import { SecretsManagerCredentials } from '../adapters/secrets-manager-credentials';
-import { SqsJobQueue } from '../adapters/sqs-job-queue';
 import { describeFailure } from '../poller/errors';
+import type { ArchiveStore, CredentialSource, EventSink } from '../poller/ports';
+import type { LastPollWriter } from '../registry/ports';
 import { reportBatch, reportMalformed } from './batch-report';
 import { readObservabilitySettings, readWorkerConfig, type WorkerConfig } from './config';
 import type { BatchJob } from './contract';
+import type { JobQueue } from './job-queue';
 import { parseBatchJob } from './jobs';
 import { pollBatch, type BatchDeps } from './poll-batch';
 import { shardOf } from './shards';
@@ -33,6 +35,9 @@ import { shardOf } from './shards';
  * Only an unexpected failure of the whole job returns it in `batchItemFailures`, with its
  * visibility raised exponentially per receive (30 s, 60 s, … 15 min); after the queue's
  * maxReceiveCount it moves to the dead-letter queue. A malformed job is dropped and logged.
+ *
+ * The AWS adapters, and the SDK clients under them, are loaded on first use (lazy-ports.ts): a
+ * cold start that only polls empty mailboxes loads the Secrets Manager client alone.
  *
  * Requires the event source mapping to have `ReportBatchItemFailures` enabled.
  */
@@ -50,20 +55,33 @@ const logger = new Logger({ serviceName: observability.serviceName });
  * a separate CloudWatch custom metric, billed monthly; one EMF record per batch carries the sums.
  */
 const metrics = new Metrics({ namespace: observability.namespace, serviceName: observability.serviceName });
-const s3 = new S3Client({});
-const sqs = new SQSClient({});
-const eventBridge = new EventBridgeClient({});
-const secretsManager = new SecretsManagerClient({});
-const dynamodb = new DynamoDBClient({});
+const clients = {
+  s3: onFirstUse(async () => new (await import('@aws-sdk/client-s3')).S3Client({})),
+  sqs: onFirstUse(async () => new (await import('@aws-sdk/client-sqs')).SQSClient({})),
+  eventBridge: onFirstUse(
+    async () => new (await import('@aws-sdk/client-eventbridge')).EventBridgeClient({}),
+  ),
+  secretsManager: onFirstUse(
+    async () => new (await import('@aws-sdk/client-secrets-manager')).SecretsManagerClient({}),
+  ),
+  dynamodb: onFirstUse(async () => new (await import('@aws-sdk/client-dynamodb')).DynamoDBClient({})),
+};
 /** OAuth 2.0 access tokens, cached for the life of the environment. */
 const tokens = new OAuth2TokenProvider();
 
 interface Runtime {
   readonly config: WorkerConfig;
-  readonly archive: S3ArchiveStore;
-  readonly events: EventBridgeSink;
-  readonly queue: SqsJobQueue;
-  readonly registry: DynamoDbRegistry | undefined;
+  readonly archive: ArchiveStore;
+  readonly events: EventSink;
+  readonly queue: JobQueue;
+  readonly registry: LastPollWriter | undefined;
+  /** Keep mode's state store, one per batch (it collects the batch's changes until `flush`). */
+  readonly seenStore: () => FlushableSeenStore;
+  /** A credential source over the batch's secrets, reading each at most once. */
+  readonly credentials: (
+    secretIds: ReadonlyMap<string, string>,
+    secretKeys: ReadonlyMap<string, string>,
+  ) => CredentialSource;
   readonly secretTexts: SecretTextCache;
   readonly caPem: string | undefined;
 }
@@ -74,26 +92,62 @@ let runtime: Runtime | undefined;
 function getRuntime(): Runtime {
   if (runtime) return runtime;
   const config = readWorkerConfig();
+  const kms = config.archiveKmsKeyId !== undefined ? { kmsKeyId: config.archiveKmsKeyId } : {};
+  const secretTexts = new SecretTextCache(config.secretCacheSeconds * 1000);
   runtime = {
     config,
-    archive: new S3ArchiveStore(s3, {
-      bucket: config.archiveBucket,
-      prefix: config.archivePrefix,
-      ...(config.archiveKmsKeyId !== undefined ? { kmsKeyId: config.archiveKmsKeyId } : {}),
+    archive: lazyArchive(async () => {
+      const { S3ArchiveStore } = await import('../adapters/s3-archive-store.js');
+      return new S3ArchiveStore(await clients.s3(), {
+        bucket: config.archiveBucket,
+        prefix: config.archivePrefix,
+        ...kms,
+      });
     }),
-    events: new EventBridgeSink(eventBridge, {
-      eventBusName: config.eventBusName,
-      onFailure: (failure) =>
-        logger.warn('Events not published', {
-          errorCode: failure.errorCode,
-          errorMessage: failure.errorMessage,
-          events: failure.ids.length,
-        }),
+    events: lazyEventSink(async () => {
+      const { EventBridgeSink } = await import('../adapters/eventbridge-sink.js');
+      return new EventBridgeSink(await clients.eventBridge(), {
+        eventBusName: config.eventBusName,
+        onFailure: (failure) =>
+          logger.warn('Events not published', {
+            errorCode: failure.errorCode,
+            errorMessage: failure.errorMessage,
+            events: failure.ids.length,
+          }),
+      });
     }),
-    queue: new SqsJobQueue(sqs, { queueUrl: config.jobQueueUrl }),
+    queue: lazyJobQueue(async () => {
+      const { SqsJobQueue } = await import('../adapters/sqs-job-queue.js');
+      return new SqsJobQueue(await clients.sqs(), { queueUrl: config.jobQueueUrl });
+    }),
     registry:
-      config.registryTable !== undefined ? new DynamoDbRegistry(dynamodb, config.registryTable) : undefined,
-    secretTexts: new SecretTextCache(config.secretCacheSeconds * 1000),
+      config.registryTable !== undefined
+        ? lazyLastPollWriter(async () => {
+            const { DynamoDbRegistry } = await import('../adapters/dynamodb-registry.js');
+            return new DynamoDbRegistry(await clients.dynamodb(), config.registryTable!);
+          })
+        : undefined,
+    seenStore: () =>
+      lazySeenStore(async () => {
+        const { S3SeenStore } = await import('../adapters/s3-seen-store.js');
+        return new S3SeenStore(await clients.s3(), {
+          bucket: config.archiveBucket,
+          prefix: config.statePrefix,
+          ...kms,
+        });
+      }),
+    credentials: (secretIds, secretKeys) =>
+      lazyCredentialSource(async () => {
+        const { SecretsManagerCredentials } = await import('../adapters/secrets-manager-credentials.js');
+        return new SecretsManagerCredentials(await clients.secretsManager(), secretIds, {
+          tokens,
+          entryKeys: (id) => secretKeys.get(id),
+          textCache: secretTexts,
+          // A rotated refresh token that could not be stored (e.g. a secret without the writeback tag).
+          onWarning: (problem) => logger.error('Secret not updated', { problem, needsAttention: true }),
+        });
+      }),
+    secretTexts,
     // An account's `caPem` replaces the trusted roots, so the extra CA is added to Node's own.
     caPem: config.extraCaPem !== undefined ? [...rootCertificates, config.extraCaPem].join('\n') : undefined,
   };
@@ -153,13 +207,7 @@ async function runBatch(rt: Runtime, job: BatchJob, record: SQSRecord, context: 
   const remainingMs = context.getRemainingTimeInMillis();
   const marginMs = config.deadlineMarginSeconds * 1000;
   const usesKeepMode = job.mailboxes.some((m) => m.mode === 'keep');
-  const seen = usesKeepMode
-    ? new S3SeenStore(s3, {
-        bucket: config.archiveBucket,
-        prefix: config.statePrefix,
-        ...(config.archiveKmsKeyId !== undefined ? { kmsKeyId: config.archiveKmsKeyId } : {}),
-      })
-    : undefined;
+  const seen = usesKeepMode ? rt.seenStore() : undefined;
   const secretIds = new Map(job.mailboxes.map((m) => [m.accountId, m.secretId]));
   const secretKeys = new Map(job.mailboxes.map((m) => [m.accountId, m.secretKey ?? m.accountId]));
   const deps: BatchDeps = {
@@ -169,14 +217,7 @@ async function runBatch(rt: Runtime, job: BatchJob, record: SQSRecord, context: 
     queue: rt.queue,
     ...(rt.registry ? { lastPolls: rt.registry } : {}),
     secrets: {
-      source: () =>
-        new SecretsManagerCredentials(secretsManager, secretIds, {
-          tokens,
-          entryKeys: (id) => secretKeys.get(id),
-          textCache: rt.secretTexts,
-          // A rotated refresh token that could not be stored (e.g. a secret without the writeback tag).
-          onWarning: (problem) => logger.error('Secret not updated', { problem, needsAttention: true }),
-        }),
+      source: () => rt.credentials(secretIds, secretKeys),
       forgetIfCachedBefore: (accountId, time) => {
         const secretId = secretIds.get(accountId);
         const readAt = secretId !== undefined ? rt.secretTexts.readAt(secretId) : undefined;
