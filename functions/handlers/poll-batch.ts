@@ -154,11 +154,14 @@ export async function pollBatch(
   });
 
   let lastPollFailures = 0;
+  /** The records written, by account: what the registry now holds in place of the job's `last`. */
+  const recorded = new Map<string, NonNullable<PollJob['last']>>();
   const written = await mapBounded(jobs, 8, async (job) => {
     const record = deps.lastPolls ? lastPollFor(job, results[jobs.indexOf(job)]!, now) : undefined;
     if (!record) return false;
     try {
       await deps.lastPolls!.writeLastPoll(job.accountId, record);
+      recorded.set(job.accountId, lastOf(record));
       return true;
     } catch {
       lastPollFailures++;
@@ -177,7 +180,13 @@ export async function pollBatch(
         job: {
           v: 2,
           shard: batch.shard,
-          mailboxes: followUps.map((job) => ({ ...job, followUp: (job.followUp ?? 0) + 1 })),
+          // The follow-up compares against this poll's record, not the one from dispatch time: with
+          // the old `last` it would see a change that is already recorded (a second summary), and a
+          // record it writes would carry the old `lastArchivedAt`, undoing the one just written.
+          mailboxes: followUps.map((job) => {
+            const last = recorded.get(job.accountId);
+            return { ...job, followUp: (job.followUp ?? 0) + 1, ...(last ? { last } : {}) };
+          }),
         },
         // Same group: it runs after this job, never beside it.
         groupId: groupOf(batch.shard),
@@ -260,6 +269,16 @@ export function lastPollFor(job: PollJob, result: AccountResult, now: Date): Las
     ...(result.error ? { code: result.error.code, message: result.error.message.slice(0, 500) } : {}),
     ...(result.archived > 0 ? { archived: result.archived } : {}),
     ...(lastArchivedAt !== undefined ? { lastArchivedAt } : {}),
+  };
+}
+
+/** A written record as a job's `last`. */
+function lastOf(record: LastPoll): NonNullable<PollJob['last']> {
+  return {
+    status: record.status,
+    at: record.at,
+    ...(record.code !== undefined ? { code: record.code } : {}),
+    ...(record.lastArchivedAt !== undefined ? { lastArchivedAt: record.lastArchivedAt } : {}),
   };
 }
 
