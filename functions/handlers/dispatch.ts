@@ -119,6 +119,8 @@ function lastOf(lastPoll: LastPoll): NonNullable<PollJob['last']> {
     status: lastPoll.status,
     at: lastPoll.at,
     ...(lastPoll.code !== undefined ? { code: lastPoll.code } : {}),
+    // The worker carries it into the next record it writes; dropped, a status change would erase it.
+    ...(lastPoll.lastArchivedAt !== undefined ? { lastArchivedAt: lastPoll.lastArchivedAt } : {}),
   };
 }
 

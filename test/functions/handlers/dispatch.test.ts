@@ -142,7 +142,14 @@ describe('dispatch', () => {
           secretKey: 'k-a',
           maxMessages: 50,
         }),
-        lastPoll: { at: '2025-03-04T10:00:00Z', status: 'failed', code: 'EAUTH', message: 'no', archived: 0 },
+        lastPoll: {
+          at: '2025-03-04T10:00:00Z',
+          status: 'failed',
+          code: 'EAUTH',
+          message: 'no',
+          archived: 0,
+          lastArchivedAt: '2025-03-01T08:00:00Z',
+        },
       },
     ]);
     const queue = new MemoryQueue();
@@ -159,7 +166,13 @@ describe('dispatch', () => {
         mode: 'keep',
         deleteAfterDays: 7,
         maxMessages: 50,
-        last: { status: 'failed', at: '2025-03-04T10:00:00Z', code: 'EAUTH' },
+        // lastArchivedAt rides along, so the worker's next record keeps it (poll-batch.ts).
+        last: {
+          status: 'failed',
+          at: '2025-03-04T10:00:00Z',
+          code: 'EAUTH',
+          lastArchivedAt: '2025-03-01T08:00:00Z',
+        },
       },
     ]);
   });
