@@ -27,6 +27,8 @@ export const PRICES = {
 export const SETTINGS = {
   workerMemoryMb: 512,
   dispatcherMemoryMb: 256,
+  /** Worker environments that each keep their own secret cache: worker.maxConcurrency's default. */
+  workerEnvironments: 20,
   /** Every 5 minutes for 30 days. */
   ticksPerMonth: 8_640,
 } as const;
