@@ -57,5 +57,5 @@ export const config: Pop3PollerProps = {
   worker: { memoryMiB: 512, timeoutSeconds: 300 },
   // For a fleet (registry mailboxes): shards is fixed for the stack's life (drain the job queue
   // before changing it); batchSize mailboxes per job.
-  // fleet: { shards: 32, batchSize: 25 },
+  // fleet: { shards: 32, batchSize: 50 },
 };

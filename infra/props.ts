@@ -296,8 +296,10 @@ export interface FleetProps {
    */
   readonly shards?: number;
   /**
-   * Mailboxes per batch job (1–100): one SQS message, one worker invocation.
-   * @default 25
+   * Mailboxes per batch job (1–100): one SQS message, one worker invocation. Measured by
+   * `npm run cost` (1,000 mailboxes, 30 ms round trip): 50 costs a third less than 25 per empty
+   * mailbox-month, since a batch lasts about as long as its slowest mailbox.
+   * @default 50
    */
   readonly batchSize?: number;
   /**
@@ -313,7 +315,9 @@ export interface FleetProps {
   readonly summaryEvents?: 'changes' | 'all' | 'none';
   /**
    * Seconds a warm worker reuses a secret read from Secrets Manager (0–3600); 0 reads it on every poll.
-   * @default 300
+   * Longer than the 5-minute tick, so that a warm environment reads each secret once in three
+   * ticks; a changed password is still picked up at once (EAUTH after a cached read re-reads it).
+   * @default 900
    */
   readonly secretCacheSeconds?: number;
 }

@@ -464,10 +464,10 @@ function resolveFleet(
 ): ResolvedFleet {
   const resolved: ResolvedFleet = {
     shards: fleet.shards ?? 32,
-    batchSize: fleet.batchSize ?? 25,
-    mailboxConcurrency: fleet.mailboxConcurrency ?? fleet.batchSize ?? 25,
+    batchSize: fleet.batchSize ?? 50,
+    mailboxConcurrency: fleet.mailboxConcurrency ?? fleet.batchSize ?? 50,
     summaryEvents: fleet.summaryEvents ?? 'changes',
-    secretCacheSeconds: fleet.secretCacheSeconds ?? 300,
+    secretCacheSeconds: fleet.secretCacheSeconds ?? 900,
   };
   intIn(fleet.shards, 'fleet.shards', 1, 1024);
   intIn(fleet.batchSize, 'fleet.batchSize', 1, 100);

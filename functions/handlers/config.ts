@@ -33,11 +33,11 @@ export interface WorkerConfig {
   readonly registryTable: string | undefined;
   /** @default 32 */
   readonly shards: number;
-  /** @default 25 */
+  /** @default 50 */
   readonly mailboxConcurrency: number;
   /** @default 'changes' */
   readonly summaryEvents: SummaryEvents;
-  /** @default 300 */
+  /** @default 900 */
   readonly secretCacheSeconds: number;
 }
 
@@ -50,7 +50,7 @@ export interface DispatcherConfig {
   readonly registryTable: string | undefined;
   /** @default 32 */
   readonly shards: number;
-  /** @default 25 */
+  /** @default 50 */
   readonly batchSize: number;
 }
 
@@ -97,12 +97,12 @@ const SHARDS = integerInRange(1, 1024, 32);
 const WorkerEnvSchema = v.object({
   [ENV.REGISTRY_TABLE]: optional,
   [ENV.SHARDS]: SHARDS,
-  [ENV.MAILBOX_CONCURRENCY]: integerInRange(1, 100, 25),
+  [ENV.MAILBOX_CONCURRENCY]: integerInRange(1, 100, 50),
   [ENV.SUMMARY_EVENTS]: v.optional(
     v.picklist(['changes', 'all', 'none'], 'must be changes, all or none'),
     'changes',
   ),
-  [ENV.SECRET_CACHE_SECONDS]: integerInRange(0, 3600, 300),
+  [ENV.SECRET_CACHE_SECONDS]: integerInRange(0, 3600, 900),
   [ENV.ARCHIVE_BUCKET]: required,
   [ENV.ARCHIVE_PREFIX]: v.optional(v.string(), ''),
   [ENV.ARCHIVE_KMS_KEY_ID]: optional,
@@ -128,7 +128,7 @@ const DispatcherEnvSchema = v.object({
   [ENV.JOB_QUEUE_URL]: fifoQueueUrl,
   [ENV.REGISTRY_TABLE]: optional,
   [ENV.SHARDS]: SHARDS,
-  [ENV.BATCH_SIZE]: integerInRange(1, 100, 25),
+  [ENV.BATCH_SIZE]: integerInRange(1, 100, 50),
 });
 
 export function readWorkerConfig(env: Env = process.env): WorkerConfig {

@@ -185,15 +185,15 @@ describe('Construct: Pop3Poller (fleet)', () => {
       expect(dispatcher).toMatchObject({
         [ENV.REGISTRY_TABLE]: { Ref: table },
         [ENV.SHARDS]: '32',
-        [ENV.BATCH_SIZE]: '25',
+        [ENV.BATCH_SIZE]: '50',
       });
       const worker = (lambdaByDescription(template, 'polls a batch').Environment as { Variables: object })
         .Variables;
       expect(worker).toMatchObject({
         [ENV.REGISTRY_TABLE]: { Ref: table },
-        [ENV.MAILBOX_CONCURRENCY]: '25',
+        [ENV.MAILBOX_CONCURRENCY]: '50',
         [ENV.SUMMARY_EVENTS]: 'changes',
-        [ENV.SECRET_CACHE_SECONDS]: '300',
+        [ENV.SECRET_CACHE_SECONDS]: '900',
       });
       expect(worker).not.toHaveProperty(ENV.SHARDS);
       expect(dispatcher).not.toHaveProperty(ENV.MAILBOX_CONCURRENCY);

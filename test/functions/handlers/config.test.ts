@@ -38,9 +38,9 @@ describe('Function: readWorkerConfig', () => {
       extraCaPem: undefined,
       registryTable: undefined,
       shards: 32,
-      mailboxConcurrency: 25,
+      mailboxConcurrency: 50,
       summaryEvents: 'changes',
-      secretCacheSeconds: 300,
+      secretCacheSeconds: 900,
     });
   });
 
@@ -125,7 +125,7 @@ describe('Function: readDispatcherConfig', () => {
       jobQueueUrl: QUEUE_URL,
       registryTable: undefined,
       shards: 32,
-      batchSize: 25,
+      batchSize: 50,
     });
     expect(() => readDispatcherConfig({})).toThrow(
       'invalid configuration (environment variables): JOB_QUEUE_URL is required',
