@@ -2,6 +2,7 @@ import type { LastPoll, MailboxRecord } from '../registry/record';
 import type { RegistryReader } from '../registry/ports';
 import type { DispatchInput, PollJob } from './contract';
 import type { JobQueue, NotEnqueued, QueuedJob } from './job-queue';
+import { jobLastPoll } from './jobs';
 import { groupOf, planBatches } from './shards';
 
 /**
@@ -56,7 +57,7 @@ export async function dispatch(
       const configuredJob = configured.get(entry.id);
       if (configuredJob) {
         // A configured mailbox's last poll lives in the registry too (a last-poll-only item).
-        if (entry.lastPoll) configured.set(entry.id, { ...configuredJob, last: lastOf(entry.lastPoll) });
+        if (entry.lastPoll) configured.set(entry.id, { ...configuredJob, last: jobLastPoll(entry.lastPoll) });
         if (entry.record || entry.problems) conflicts.push(entry.id);
         continue;
       }
@@ -110,17 +111,7 @@ export function jobOf(record: MailboxRecord, lastPoll?: LastPoll): PollJob {
     ...(record.maxBytes !== undefined ? { maxBytes: record.maxBytes } : {}),
     ...(record.authMethod !== undefined ? { authMethod: record.authMethod } : {}),
     ...(record.certificateSha256 !== undefined ? { certificateSha256: record.certificateSha256 } : {}),
-    ...(lastPoll ? { last: lastOf(lastPoll) } : {}),
-  };
-}
-
-function lastOf(lastPoll: LastPoll): NonNullable<PollJob['last']> {
-  return {
-    status: lastPoll.status,
-    at: lastPoll.at,
-    ...(lastPoll.code !== undefined ? { code: lastPoll.code } : {}),
-    // The worker carries it into the next record it writes; dropped, a status change would erase it.
-    ...(lastPoll.lastArchivedAt !== undefined ? { lastArchivedAt: lastPoll.lastArchivedAt } : {}),
+    ...(lastPoll ? { last: jobLastPoll(lastPoll) } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { ACCOUNT_ID_PATTERN } from '../poller/account';
 import { AUTH_METHODS, SCHEDULE_NAME_PATTERN, TLS_MODES } from '../registry/record';
+import type { LastPoll } from '../registry/record';
 import type { BatchJob, DispatchInput, PollJob } from './contract';
 
 /**
@@ -228,4 +229,18 @@ function pathOf(issue: v.BaseIssue<unknown>, root: string): string {
     out += typeof key === 'number' ? `[${key}]` : out ? `.${String(key)}` : String(key);
   }
   return out;
+}
+
+/**
+ * A registry `lastPoll` record as a job's `last`: what the worker compares a poll with (poll-batch.ts)
+ * and carries into the next record it writes, `lastArchivedAt` included, so that a record written
+ * without archiving keeps when mail was last archived.
+ */
+export function jobLastPoll(lastPoll: LastPoll): NonNullable<PollJob['last']> {
+  return {
+    status: lastPoll.status,
+    at: lastPoll.at,
+    ...(lastPoll.code !== undefined ? { code: lastPoll.code } : {}),
+    ...(lastPoll.lastArchivedAt !== undefined ? { lastArchivedAt: lastPoll.lastArchivedAt } : {}),
+  };
 }

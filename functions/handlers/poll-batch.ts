@@ -8,6 +8,7 @@ import type { LastPoll } from '../registry/record';
 import type { SummaryEvents } from './config';
 import type { BatchJob, PollJob } from './contract';
 import type { JobQueue } from './job-queue';
+import { jobLastPoll } from './jobs';
 import { groupOf } from './shards';
 
 /**
@@ -161,7 +162,7 @@ export async function pollBatch(
     if (!record) return false;
     try {
       await deps.lastPolls!.writeLastPoll(job.accountId, record);
-      recorded.set(job.accountId, lastOf(record));
+      recorded.set(job.accountId, jobLastPoll(record));
       return true;
     } catch {
       lastPollFailures++;
@@ -269,16 +270,6 @@ export function lastPollFor(job: PollJob, result: AccountResult, now: Date): Las
     ...(result.error ? { code: result.error.code, message: result.error.message.slice(0, 500) } : {}),
     ...(result.archived > 0 ? { archived: result.archived } : {}),
     ...(lastArchivedAt !== undefined ? { lastArchivedAt } : {}),
-  };
-}
-
-/** A written record as a job's `last`. */
-function lastOf(record: LastPoll): NonNullable<PollJob['last']> {
-  return {
-    status: record.status,
-    at: record.at,
-    ...(record.code !== undefined ? { code: record.code } : {}),
-    ...(record.lastArchivedAt !== undefined ? { lastArchivedAt: record.lastArchivedAt } : {}),
   };
 }
 
