@@ -105,7 +105,13 @@ function sharedSecureContext(
   minVersion: tls.SecureVersion,
 ): tls.SecureContext {
   const parts = (Array.isArray(ca) ? ca : [ca]) as ReadonlyArray<string | Buffer>;
-  const key = `${minVersion}\n${parts.map((p) => (typeof p === 'string' ? p : p.toString('latin1'))).join('\n')}`;
+  // A single PEM string (the worker's roots plus EXTRA_CA_PEM, ~200 KB) is the key as it is: the
+  // same string every session, so the map does not build and hash a new one per connection.
+  const pem =
+    typeof ca === 'string'
+      ? ca
+      : parts.map((p) => (typeof p === 'string' ? p : p.toString('latin1'))).join('\n');
+  const key = minVersion === 'TLSv1.2' ? pem : `${minVersion}\n${pem}`;
   let context = secureContexts.get(key);
   if (context === undefined) {
     context = tls.createSecureContext({ ca: [...parts], minVersion });
