@@ -5,6 +5,7 @@ import { Capabilities } from './capabilities';
 import { checkCount, checkNumber, encodeCommand, encodeResponseLine, MAX_COMMAND_OCTETS } from './command';
 import { DirectReader } from './direct-reader';
 import { errorCodeForResponseCode, Pop3Error, type Pop3ErrorCode } from './errors';
+import { apopTimestamp } from './greeting';
 import {
   parseList,
   parseStat,
@@ -387,7 +388,7 @@ export class Pop3Client {
           clearTimeout(timer);
           if (status.kind === 'ok') {
             // RFC 1939 §7: an APOP-capable server puts a msg-id-like timestamp in its greeting.
-            this.apopTimestamp = /<[^<>\s]*@?[^<>\s]*>/.exec(status.text)?.[0];
+            this.apopTimestamp = apopTimestamp(status.text);
             this.stateValue = 'authorization';
             resolve();
           } else {

@@ -48,10 +48,18 @@ export function parseUidl(body: Buffer): UidlEntry[] {
   return parseListing(body, 'UIDL').map(([messageNumber, rest]) => ({ messageNumber, uid: rest }));
 }
 
-/** UIDL for one message: `+OK n uid` (RFC 1939 §7). */
+/**
+ * UIDL for one message: `+OK n uid` (RFC 1939 §7). Checked as strictly as a listing line: a bare
+ * Number() turned `+OK` alone into message 0 with an empty UID, and `+OK x y` into NaN (found by
+ * the fuzz suite, test/fuzz).
+ */
 export function parseUidlLine(text: string): UidlEntry {
-  const [n, ...rest] = text.trim().split(/\s+/);
-  return { messageNumber: Number(n), uid: rest.join(' ') };
+  const match = /^([0-9]+)\s+(\S.*)$/.exec(text.trim());
+  const n = Number(match?.[1]);
+  if (!match || !Number.isSafeInteger(n) || n < 1) {
+    throw new Pop3Error('EPROTOCOL', `malformed UIDL reply: ${printable(text)}`, { command: 'UIDL' });
+  }
+  return { messageNumber: n, uid: match[2]!.trim() };
 }
 
 /** Lines of a LIST/UIDL body as [message number, rest of line]. */
