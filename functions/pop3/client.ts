@@ -16,6 +16,7 @@ import {
   type UidlEntry,
 } from './listing';
 import { MessageStream } from './message-stream';
+import { MIN_PROGRESS_OCTETS, ProgressWatchdog } from './progress-watchdog';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_TIMEOUTS,
@@ -78,6 +79,8 @@ export class Pop3Client {
   private stateValue: SessionState = 'connecting';
   private readonly closedPromise: Promise<void>;
   private resolveClosed!: () => void;
+  /** Cuts a server that drips its replies too slowly for the idle timeout to notice. */
+  private readonly watchdog: ProgressWatchdog;
   private readonly onAbort = () =>
     this.fatal(new Pop3Error('EABORTED', 'POP3 session aborted', { cause: this.options.signal?.reason }));
 
@@ -96,18 +99,24 @@ export class Pop3Client {
     this.maxListingBytes = options.maxListingBytes ?? 64 * 1024 * 1024;
     this.secrets = secretVariants(options.auth);
     this.closedPromise = new Promise((resolve) => (this.resolveClosed = resolve));
+    this.watchdog = new ProgressWatchdog(this.timeouts.idleMs, (octets) => this.onStall(octets));
+    this.watchdog.start();
     this.decoder = new ReplyDecoder(
       {
         status: (line) => this.onStatus(line),
         data: (chunk) => this.inflight[0]?.data?.(chunk),
         overflow: (limit) => this.inflight[0]?.overflow?.(limit),
-        end: () => this.inflight.shift()?.end?.(),
+        end: () => {
+          this.watchdog.progress();
+          this.inflight.shift()?.end?.();
+        },
       },
       {
         maxLineLength: options.maxLineLength ?? 512,
         // Per-command limits are enforced by the commands; this is the outer bound.
         maxBodyBytes: Math.max(this.maxMessageBytes, this.maxListingBytes),
       },
+      this.scrub,
     );
     this.attach(socket);
     options.signal?.addEventListener('abort', this.onAbort, { once: true });
@@ -293,20 +302,20 @@ export class Pop3Client {
   // Transaction state (RFC 1939 §5)
 
   async stat(): Promise<MailboxStat> {
-    return parseStat((await this.simple('STAT', [])).text);
+    return parseStat((await this.simple('STAT', [])).text, this.scrub);
   }
 
   async list(): Promise<ListEntry[]> {
-    return parseList(await this.multiBuffered('LIST', [], this.maxListingBytes));
+    return parseList(await this.multiBuffered('LIST', [], this.maxListingBytes), this.scrub);
   }
 
   async uidl(): Promise<UidlEntry[]> {
-    return parseUidl(await this.multiBuffered('UIDL', [], this.maxListingBytes));
+    return parseUidl(await this.multiBuffered('UIDL', [], this.maxListingBytes), this.scrub);
   }
 
   /** UIDL for one message (RFC 1939 §7). */
   async uidlOf(messageNumber: number): Promise<UidlEntry> {
-    return parseUidlLine((await this.simple('UIDL', [checkNumber(messageNumber, 'UIDL')])).text);
+    return parseUidlLine((await this.simple('UIDL', [checkNumber(messageNumber, 'UIDL')])).text, this.scrub);
   }
 
   /**
@@ -430,9 +439,9 @@ export class Pop3Client {
         status: (status) => {
           if (status.kind !== 'ok') {
             reject(
-              new Pop3Error('ETLS', `server refused STLS: ${printable(status.text)}`, {
+              new Pop3Error('ETLS', `server refused STLS: ${printable(this.redact(status.text))}`, {
                 command: 'STLS',
-                response: status.text,
+                response: this.redact(status.text),
               }),
             );
             return 'done';
@@ -619,11 +628,13 @@ export class Pop3Client {
           });
         }
         this.socket.write(next.line);
+        this.watchdog.progress();
       }
     }
   }
 
   private onStatus(line: StatusLine): AfterStatus {
+    this.watchdog.progress();
     const head = this.inflight[0];
     if (!head) {
       if (line.kind === 'err') {
@@ -642,7 +653,7 @@ export class Pop3Client {
       }
       throw new Pop3Error(
         'EPROTOCOL',
-        `unexpected reply with no command outstanding: ${printable(line.text)}`,
+        `unexpected reply with no command outstanding: ${printable(this.redact(line.text))}`,
       );
     }
     this.trace('server', `${line.kind === 'ok' ? '+OK' : line.kind === 'err' ? '-ERR' : '+'} ${line.text}`);
@@ -656,6 +667,7 @@ export class Pop3Client {
   }
 
   private onData = (chunk: Buffer): void => {
+    this.watchdog.received(chunk.length);
     try {
       this.decoder.push(chunk);
       this.pump();
@@ -700,6 +712,21 @@ export class Pop3Client {
     );
   };
 
+  /** The watchdog saw a period without progress (progress-watchdog.ts). */
+  private onStall(octets: number): void {
+    // The greeting has its own deadline; an idle client or one holding back is not stalled.
+    if (this.stateValue === 'connecting' || this.inflight.length === 0 || this.pausedForConsumer) return;
+    const verb = this.inflight[0]!.verb;
+    this.fatal(
+      new Pop3Error(
+        'ETIMEDOUT',
+        `server too slow: ${octets} octets in ${this.timeouts.idleMs} ms awaiting ${verb} ` +
+          `(at least ${MIN_PROGRESS_OCTETS} or a complete reply expected)`,
+        { command: verb },
+      ),
+    );
+  }
+
   private attach(socket: Socket): void {
     if (this.reader) this.reader.start(socket, this.onData);
     else socket.on('data', this.onData);
@@ -719,6 +746,7 @@ export class Pop3Client {
   }
 
   private pauseForConsumer(): void {
+    this.watchdog.progress();
     if (this.pausedForConsumer) return;
     this.pausedForConsumer = true;
     if (this.reader) this.reader.pause();
@@ -726,6 +754,7 @@ export class Pop3Client {
   }
 
   private resumeForConsumer(): void {
+    this.watchdog.progress();
     if (!this.pausedForConsumer) return;
     this.pausedForConsumer = false;
     if (this.reader) this.reader.resume();
@@ -742,6 +771,7 @@ export class Pop3Client {
   }
 
   private finish(): void {
+    this.watchdog.stop();
     this.stateValue = 'closed';
     this.options.signal?.removeEventListener('abort', this.onAbort);
     this.resolveClosed();
@@ -761,6 +791,9 @@ export class Pop3Client {
       ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}),
     });
   }
+
+  /** `redact` as a function to hand to the decoder and the parsers, which quote server text in errors. */
+  private readonly scrub = (text: string): string => this.redact(text);
 
   private redact(text: string): string {
     let out = text;

@@ -9,7 +9,11 @@ export interface Pop3Timeouts {
   readonly connectMs: number;
   /** From connected to the server's greeting. */
   readonly greetingMs: number;
-  /** Longest silence from the server while a reply is awaited. */
+  /**
+   * Longest silence from the server while a reply is awaited. Also the period in which a server
+   * that is not silent must make progress (1 KiB, or a complete reply): a reply dripped slower is
+   * cut within two periods (progress-watchdog.ts).
+   */
   readonly idleMs: number;
 }
 

@@ -88,6 +88,13 @@ export class ReplyDecoder {
   constructor(
     private readonly sink: DecoderSink,
     limits: Partial<DecoderLimits> = {},
+    /**
+     * Applied to server text before it goes into an error message: the client removes its secrets,
+     * which a hostile or broken server may echo back in a line that is not even a status line
+     * (found by the fuzz suite, test/fuzz: `PASS <password>` echoed as a reply line reached the
+     * EPROTOCOL message). Applied before shortening, so no prefix of a secret survives either.
+     */
+    private readonly scrub: (text: string) => string = (text) => text,
   ) {
     this.limits = { ...DEFAULT_DECODER_LIMITS, ...limits };
   }
@@ -120,7 +127,7 @@ export class ReplyDecoder {
       }
       const line = this.takeLine(chunk.subarray(pos, lf + 1));
       pos = lf + 1;
-      const after = this.sink.status(parseStatusLine(line));
+      const after = this.sink.status(parseStatusLine(line, this.scrub));
       if (after === 'body') {
         this.inBody = true;
         this.body = Body.LineStart;
@@ -265,8 +272,11 @@ export class ReplyDecoder {
 const STATUS_PATTERN = /^(\+OK|-ERR|\+)(?: (.*))?$/i;
 const RESP_CODE_PATTERN = /^\[([^\]\s]+)\]\s*/;
 
-/** Parses one status line (with or without its line ending). */
-export function parseStatusLine(raw: Buffer): StatusLine {
+/**
+ * Parses one status line (with or without its line ending). `scrub` is applied to the line before
+ * it is quoted in an error (see ReplyDecoder).
+ */
+export function parseStatusLine(raw: Buffer, scrub: (text: string) => string = (text) => text): StatusLine {
   let end = raw.length;
   if (end > 0 && raw[end - 1] === LF) end -= 1;
   if (end > 0 && raw[end - 1] === CR) end -= 1;
@@ -279,7 +289,7 @@ export function parseStatusLine(raw: Buffer): StatusLine {
     const upper = line.toUpperCase();
     if (upper.startsWith('+OK')) return withCode('ok', line.slice(3).trimStart());
     if (upper.startsWith('-ERR')) return withCode('err', line.slice(4).trimStart());
-    throw new Pop3Error('EPROTOCOL', `malformed server status line: ${printable(line)}`);
+    throw new Pop3Error('EPROTOCOL', `malformed server status line: ${printable(scrub(line))}`);
   }
   const head = match[1]!.toUpperCase();
   const text = match[2] ?? '';

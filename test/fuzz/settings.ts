@@ -41,7 +41,7 @@ function intFromEnv(name: string, fallback: number): number {
  */
 export async function checkProperty<T extends unknown[]>(
   name: string,
-  property: fc.IAsyncPropertyWithHooks<T> | fc.IPropertyWithHooks<T>,
+  property: fc.IPropertyWithHooks<T>,
   seed: number,
   numRuns: number,
 ): Promise<void> {
@@ -49,14 +49,15 @@ export async function checkProperty<T extends unknown[]>(
   const only = process.env.FUZZ_ONLY;
   if (only && only !== name) return;
   const path = only ? process.env.FUZZ_PATH : undefined;
-  const details = await fc.check(property as fc.IAsyncProperty<T>, {
+  const details = await fc.check(property, {
     seed,
     numRuns,
     ...(path ? { path } : {}),
   });
   if (!details.failed) return;
   const example = details.counterexample ? fc.stringify(details.counterexample).slice(0, 4000) : '(none)';
-  const cause = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+  const cause =
+    details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
   throw new Error(
     `fuzz property "${name}" failed after ${details.numRuns} case(s)\n` +
       `  reproduce: FUZZ_SEED=${seed} FUZZ_ONLY='${name}' FUZZ_PATH='${details.counterexamplePath}'\n` +

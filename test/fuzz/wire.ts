@@ -107,9 +107,7 @@ export function referenceDecode(
       const line = wire.subarray(pos, end === -1 ? wire.length : end + 1);
       const complete = end !== -1;
       const isTerminator =
-        complete &&
-        line[0] === DOT &&
-        (line.length === 2 || (line.length === 3 && line[1] === CR));
+        complete && line[0] === DOT && (line.length === 2 || (line.length === 3 && line[1] === CR));
       if (isTerminator) {
         pos = end + 1;
         flushData();
@@ -117,7 +115,8 @@ export function referenceDecode(
         break;
       }
       // An incomplete line `.` or `.CR` may still become the terminator: it is not data yet.
-      const undecided = !complete && line[0] === DOT && (line.length === 1 || (line.length === 2 && line[1] === CR));
+      const undecided =
+        !complete && line[0] === DOT && (line.length === 1 || (line.length === 2 && line[1] === CR));
       if (undecided) {
         flushData();
         return { events };
@@ -150,13 +149,31 @@ const lineContent: fc.Arbitrary<Buffer> = fc
     {
       weight: 4,
       arbitrary: fc
-        .constantFrom('.', '..', '...', '.\r', '..\r', '. ', '.foo', '\r', '\r.', '\x00', '\xff\xfe', 'From x', '')
+        .constantFrom(
+          '.',
+          '..',
+          '...',
+          '.\r',
+          '..\r',
+          '. ',
+          '.foo',
+          '\r',
+          '\r.',
+          '\x00',
+          '\xff\xfe',
+          'From x',
+          '',
+        )
         .map((s) => bytes(s)),
     },
     {
       weight: 1,
       arbitrary: fc
-        .tuple(fc.constantFrom('', '.'), fc.integer({ min: 500, max: 6000 }), fc.integer({ min: 0, max: 255 }))
+        .tuple(
+          fc.constantFrom('', '.'),
+          fc.integer({ min: 500, max: 6000 }),
+          fc.integer({ min: 0, max: 255 }),
+        )
         .map(([lead, length, fill]) => bytes(lead, Buffer.alloc(length, fill))),
     },
   )
@@ -165,7 +182,9 @@ const lineContent: fc.Arbitrary<Buffer> = fc
 /** A message body: lines ended by CRLF or a bare LF; the last one may lack its line ending. */
 export const messageBody: fc.Arbitrary<Buffer> = fc
   .array(fc.tuple(lineContent, fc.constantFrom('\r\n', '\r\n', '\r\n', '\n', '')), { maxLength: 10 })
-  .map((lines) => bytes(...lines.flatMap(([content, eol], i) => [content, eol || (i < lines.length - 1 ? '\r\n' : '')])));
+  .map((lines) =>
+    bytes(...lines.flatMap(([content, eol], i) => [content, eol || (i < lines.length - 1 ? '\r\n' : '')])),
+  );
 
 /** What `stuff` makes of a body on the decoding side: a final line gets its CRLF. */
 export function expectedBody(body: Buffer): Buffer {
@@ -180,9 +199,12 @@ const statusText = fc.string({
 const statusLine = fc
   .tuple(
     fc.constantFrom('+OK', '+OK', '-ERR', '+ok', '-err'),
-    fc.option(fc.constantFrom('[SYS/TEMP]', '[SYS/PERM]', '[IN-USE]', '[LOGIN-DELAY]', '[AUTH]', '[]', '[x'), {
-      nil: undefined,
-    }),
+    fc.option(
+      fc.constantFrom('[SYS/TEMP]', '[SYS/PERM]', '[IN-USE]', '[LOGIN-DELAY]', '[AUTH]', '[]', '[x'),
+      {
+        nil: undefined,
+      },
+    ),
     statusText,
     fc.constantFrom('\r\n', '\r\n', '\n'),
   )
@@ -194,11 +216,17 @@ export const listingBody: fc.Arbitrary<Buffer> = fc
     fc.tuple(
       fc.oneof(
         { weight: 6, arbitrary: fc.nat({ max: 30 }).map(String) },
-        { weight: 1, arbitrary: fc.constantFrom('0', '-1', '1e3', '0x10', '', ' ', '99999999999999999999', '1.5') },
+        {
+          weight: 1,
+          arbitrary: fc.constantFrom('0', '-1', '1e3', '0x10', '', ' ', '99999999999999999999', '1.5'),
+        },
       ),
       fc.oneof(
         { weight: 4, arbitrary: fc.nat({ max: 100_000 }).map(String) },
-        { weight: 3, arbitrary: fc.constantFrom('uid-1', 'uid-1', 'dup', '', '<a@b>', 'ü\xff', 'x y', '\x00') },
+        {
+          weight: 3,
+          arbitrary: fc.constantFrom('uid-1', 'uid-1', 'dup', '', '<a@b>', 'ü\xff', 'x y', '\x00'),
+        },
         { weight: 1, arbitrary: fc.constantFrom('-5', '1e9', '18446744073709551616', 'NaN') },
       ),
       fc.constantFrom(' ', '  ', '\t', ''),
@@ -212,10 +240,25 @@ export const listingBody: fc.Arbitrary<Buffer> = fc
 export const capaBody: fc.Arbitrary<Buffer> = fc
   .array(
     fc.tuple(
-      fc.constantFrom('USER', 'UIDL', 'TOP', 'PIPELINING', 'SASL', 'STLS', 'LOGIN-DELAY', 'EXPIRE', 'utf8', 'x', ''),
-      fc.array(fc.constantFrom('PLAIN', 'XOAUTH2', '300', '-5', '0x10', 'NEVER', '0', '1e3', '\xff', '\x00'), {
-        maxLength: 3,
-      }),
+      fc.constantFrom(
+        'USER',
+        'UIDL',
+        'TOP',
+        'PIPELINING',
+        'SASL',
+        'STLS',
+        'LOGIN-DELAY',
+        'EXPIRE',
+        'utf8',
+        'x',
+        '',
+      ),
+      fc.array(
+        fc.constantFrom('PLAIN', 'XOAUTH2', '300', '-5', '0x10', 'NEVER', '0', '1e3', '\xff', '\x00'),
+        {
+          maxLength: 3,
+        },
+      ),
       fc.constantFrom('\r\n', '\n', ' \r\n', '\t\r\n'),
     ),
     { maxLength: 10 },
@@ -232,7 +275,11 @@ const singleLineReply: fc.Arbitrary<ModelReply> = fc
 const multiLineReply: fc.Arbitrary<ModelReply> = fc
   .tuple(
     fc.oneof({ weight: 4, arbitrary: fc.constant(bytes('+OK\r\n')) }, { weight: 2, arbitrary: statusLine }),
-    fc.oneof({ weight: 4, arbitrary: messageBody }, { weight: 2, arbitrary: listingBody }, { weight: 1, arbitrary: capaBody }),
+    fc.oneof(
+      { weight: 4, arbitrary: messageBody },
+      { weight: 2, arbitrary: listingBody },
+      { weight: 1, arbitrary: capaBody },
+    ),
   )
   .map(([status, body]) => {
     const ok = /^\+ok/i.test(status.toString('latin1'));
@@ -242,7 +289,10 @@ const multiLineReply: fc.Arbitrary<ModelReply> = fc
   });
 
 /** STLS: after its +OK the decoder halts and holds what follows. */
-const haltReply: fc.Arbitrary<ModelReply> = fc.constant({ expectation: 'halt' as const, wire: bytes('+OK begin TLS\r\n') });
+const haltReply: fc.Arbitrary<ModelReply> = fc.constant({
+  expectation: 'halt' as const,
+  wire: bytes('+OK begin TLS\r\n'),
+});
 
 export const modelReplies: fc.Arbitrary<ModelReply[]> = fc
   .tuple(
@@ -309,17 +359,31 @@ export const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('insert' as const), at, data: hostileBytes }) },
   {
     weight: 2,
-    arbitrary: fc.record({ kind: fc.constant('delete' as const), at, length: fc.integer({ min: 1, max: 8 }) }),
+    arbitrary: fc.record({
+      kind: fc.constant('delete' as const),
+      at,
+      length: fc.integer({ min: 1, max: 8 }),
+    }),
   },
   {
     weight: 2,
     arbitrary: fc.record({
       kind: fc.constant('replace' as const),
       at,
-      octet: fc.oneof(fc.constantFrom(0, 0x0a, 0x0d, 0x2e, 0x2b, 0x2d, 0xff), fc.integer({ min: 0, max: 255 })),
+      octet: fc.oneof(
+        fc.constantFrom(0, 0x0a, 0x0d, 0x2e, 0x2b, 0x2d, 0xff),
+        fc.integer({ min: 0, max: 255 }),
+      ),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('lineEndings' as const), at, to: fc.constantFrom('lf' as const, 'cr' as const) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('lineEndings' as const),
+      at,
+      to: fc.constantFrom('lf' as const, 'cr' as const),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('unstuff' as const), at }) },
 );
 

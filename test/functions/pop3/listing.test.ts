@@ -1,5 +1,5 @@
 import { Pop3Error } from '../../../functions/pop3/errors';
-import { parseUidlLine } from '../../../functions/pop3/listing';
+import { parseList, parseStat, parseUidl, parseUidlLine } from '../../../functions/pop3/listing';
 
 describe('Function: parseUidlLine', () => {
   it('reads `n uid` (RFC 1939 §7), keeping a UID with spaces whole', () => {
@@ -13,7 +13,27 @@ describe('Function: parseUidlLine', () => {
     'uidl-line-without-number: %j is EPROTOCOL',
     (text) => {
       expect(() => parseUidlLine(text)).toThrow(Pop3Error);
-      expect(() => parseUidlLine(text)).toThrow(expect.objectContaining({ code: 'EPROTOCOL', command: 'UIDL' }));
+      expect(() => parseUidlLine(text)).toThrow(
+        expect.objectContaining({ code: 'EPROTOCOL', command: 'UIDL' }),
+      );
     },
   );
+});
+
+// Regression (fuzz suite, "echoed-password"): a listing quoting the client's password reached the
+// EPROTOCOL message; the client's scrub now runs on the text first.
+describe('echoed-password: listing parsers scrub the server text they quote', () => {
+  const scrub = (text: string) => text.split('hunter2-secret').join('[redacted]');
+
+  it.each([
+    ['parseList', () => parseList(Buffer.from('1 100\r\nx hunter2-secret\r\n'), scrub)],
+    ['parseUidl', () => parseUidl(Buffer.from('hunter2-secret uid\r\n'), scrub)],
+    ['parseStat', () => parseStat('hunter2-secret 3', scrub)],
+    ['parseUidlLine', () => parseUidlLine('hunter2-secret', scrub)],
+  ])('%s', (_name, parse) => {
+    expect(parse).toThrow(
+      expect.objectContaining({ code: 'EPROTOCOL', message: expect.stringContaining('[redacted]') }),
+    );
+    expect(parse).not.toThrow(/hunter2/);
+  });
 });

@@ -705,4 +705,20 @@ describe('Function: parseStatusLine', () => {
     const error = expectPop3Error(() => parseStatusLine(Buffer.from('X'.repeat(500))), 'EPROTOCOL');
     expect(error.message).toBe(`malformed server status line: ${'X'.repeat(120)}…`);
   });
+  // Regression (fuzz suite, "echoed-password"): the client's secrets echoed in a line that is not a
+  // status line reached the EPROTOCOL message; the scrub now runs first, before the shortening.
+  it('echoed-password: applies scrub to the line before quoting and shortening it', () => {
+    const scrub = (text: string) => text.split('hunter2-secret').join('[redacted]');
+    const line = Buffer.from(`${'X'.repeat(112)}hunter2-secret\r\n`);
+    const error = expectPop3Error(() => parseStatusLine(line, scrub), 'EPROTOCOL');
+    expect(error.message).toBe(`malformed server status line: ${'X'.repeat(112)}[redacte…`);
+    expect(error.message).not.toContain('hunter');
+  });
+
+  it('echoed-password: the decoder hands its scrub to the status line parser', () => {
+    const scrub = (text: string) => text.split('hunter2-secret').join('[redacted]');
+    const decoder = new ReplyDecoder(new RecordingSink(['single']), {}, scrub);
+    const error = expectPop3Error(() => decoder.push(Buffer.from('PASS hunter2-secret\r\n')), 'EPROTOCOL');
+    expect(error.message).toBe('malformed server status line: PASS [redacted]');
+  });
 });
