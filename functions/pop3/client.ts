@@ -47,6 +47,8 @@ interface Pending {
 }
 
 const CREDENTIAL_VERBS = new Set(['PASS', 'APOP', 'AUTH', 'USER']);
+/** SASL responses a login may send (LOGIN: two, plus the empty answer to an error challenge). */
+const MAX_SASL_RESPONSES = 4;
 
 /**
  * A POP3 session (RFC 1939) over TCP or TLS.
@@ -115,6 +117,8 @@ export class Pop3Client {
         maxLineLength: options.maxLineLength ?? 512,
         // Per-command limits are enforced by the commands; this is the outer bound.
         maxBodyBytes: Math.max(this.maxMessageBytes, this.maxListingBytes),
+        // A reply still going after as much again never ends (found by the fuzz suite).
+        maxDiscardBytes: Math.max(this.maxMessageBytes, this.maxListingBytes),
       },
       this.scrub,
     );
@@ -281,6 +285,13 @@ export class Pop3Client {
           // further steps, and are answered as the mechanism says.
           const challengeDue = responsesSent < expectedResponses;
           if (status.kind === 'continuation' || (status.kind === 'ok' && challengeDue)) {
+            // No mechanism here needs more than two challenges (LOGIN); a server that keeps sending
+            // them would hold the session forever, answered line by line (found by the fuzz suite).
+            if (responsesSent >= MAX_SASL_RESPONSES) {
+              throw new Pop3Error('EPROTOCOL', `server sent more SASL challenges than ${name} has steps`, {
+                command: 'AUTH',
+              });
+            }
             if (initial !== undefined) {
               send(initial);
               initial = undefined;

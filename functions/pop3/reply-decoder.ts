@@ -48,11 +48,19 @@ export interface DecoderLimits {
   readonly maxLineLength: number;
   /** Largest multi-line body delivered; beyond it the rest is discarded up to the terminator. */
   readonly maxBodyBytes: number;
+  /**
+   * Most octets discarded after `maxBodyBytes`, waiting for the terminator so that the replies
+   * after it stay in step. A body that has not ended by then is taken never to end (a hostile
+   * server streaming forever): ELIMIT, which closes the session. (Memory is not the issue: nothing
+   * is held here; time is.)
+   */
+  readonly maxDiscardBytes: number;
 }
 
 export const DEFAULT_DECODER_LIMITS: DecoderLimits = {
   maxLineLength: 512,
   maxBodyBytes: 512 * 1024 * 1024,
+  maxDiscardBytes: 512 * 1024 * 1024,
 };
 
 const LF = 0x0a;
@@ -79,6 +87,8 @@ export class ReplyDecoder {
   private body: Body = Body.LineStart;
   private bodyBytes = 0;
   private overflowed = false;
+  /** Body octets discarded after the overflow. */
+  private discarded = 0;
   private halted = false;
   private held: Buffer[] = [];
   /** Bytes of a status line whose LF has not arrived yet. */
@@ -133,6 +143,7 @@ export class ReplyDecoder {
         this.body = Body.LineStart;
         this.bodyBytes = 0;
         this.overflowed = false;
+        this.discarded = 0;
       } else if (after === 'halt') {
         this.halted = true;
         if (pos < chunk.length) this.held.push(chunk.subarray(pos));
@@ -242,7 +253,14 @@ export class ReplyDecoder {
   }
 
   private emit(chunk: Buffer, start: number, end: number): void {
-    if (end <= start || this.overflowed) return;
+    if (end <= start) return;
+    if (this.overflowed) {
+      // Found by the fuzz suite (test/fuzz): a reply that never ends was read and discarded for as
+      // long as the server kept sending, however long that was.
+      this.discarded += end - start;
+      if (this.discarded > this.limits.maxDiscardBytes) throw this.neverEnding();
+      return;
+    }
     const length = end - start;
     if (this.bodyBytes + length > this.limits.maxBodyBytes) {
       // Deliver the part of the run that still fits before reporting the overflow, so the sink
@@ -254,11 +272,21 @@ export class ReplyDecoder {
         this.sink.data(chunk.subarray(start, start + room));
       }
       this.overflowed = true;
+      this.discarded = length - Math.max(0, room);
       this.sink.overflow(this.limits.maxBodyBytes);
+      if (this.discarded > this.limits.maxDiscardBytes) throw this.neverEnding();
       return;
     }
     this.bodyBytes += length;
     this.sink.data(chunk.subarray(start, end));
+  }
+
+  private neverEnding(): Pop3Error {
+    const total = this.limits.maxBodyBytes + this.limits.maxDiscardBytes;
+    return new Pop3Error(
+      'ELIMIT',
+      `multi-line reply has not ended after ${total} octets; taken as never ending`,
+    );
   }
 
   private finishBody(pos: number): number {

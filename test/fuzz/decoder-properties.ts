@@ -43,7 +43,7 @@ export interface FuzzProperty {
 }
 
 /** Small limits, so that the caps are reached by fuzzed input. */
-const LIMITS: DecoderLimits = { maxLineLength: 512, maxBodyBytes: 8 * 1024 };
+const LIMITS: DecoderLimits = { maxLineLength: 512, maxBodyBytes: 8 * 1024, maxDiscardBytes: 4 * 1024 };
 
 function expectPop3Error(error: unknown, context: string): asserts error is Pop3Error {
   if (!(error instanceof Pop3Error) || !(error.code in ERROR_CODES)) {
@@ -144,6 +144,7 @@ const referenceIsRoundTrip: FuzzProperty = {
       const got = referenceDecode(bytes('+OK\r\n', stuff(reply.body)), ['multi'], {
         maxLineLength: 512,
         maxBodyBytes: Number.MAX_SAFE_INTEGER,
+        maxDiscardBytes: 0,
       });
       const data = got.events.find((e) => e.type === 'data');
       same(data && data.type === 'data' ? data.bytes : '', reply.body.toString('latin1'), 'reference body');
@@ -308,7 +309,11 @@ const longListing: FuzzProperty = {
       for (let n = 1; n <= 100_000; n++) lines.push(`${n} ${1000 + (n % 977)}\r\n`);
       const wire = bytes('+OK 100000 messages\r\n', stuff(Buffer.from(lines.join(''), 'latin1')));
       const sink = new RecordingSink(['multi']);
-      const decoder = new ReplyDecoder(sink, { maxLineLength: 512, maxBodyBytes: 64 * 1024 * 1024 });
+      const decoder = new ReplyDecoder(sink, {
+        maxLineLength: 512,
+        maxBodyBytes: 64 * 1024 * 1024,
+        maxDiscardBytes: 0,
+      });
       const started = Date.now();
       let pos = 0;
       for (let i = 0; pos < wire.length; i++) {

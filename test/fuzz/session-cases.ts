@@ -41,7 +41,11 @@ export const ACCOUNT = 'fuzz';
 export const TIMEOUTS = { connectMs: 1000, greetingMs: 500, idleMs: 400 };
 /** The client's decoder limits for these sessions (Pop3ClientOptions defaults; maxMessageBytes below). */
 const MAX_MESSAGE_BYTES = 256 * 1024;
-const DECODER_LIMITS = { maxLineLength: 512, maxBodyBytes: 64 * 1024 * 1024 };
+const DECODER_LIMITS = {
+  maxLineLength: 512,
+  maxBodyBytes: 64 * 1024 * 1024,
+  maxDiscardBytes: 64 * 1024 * 1024,
+};
 const KNOWN_CODES = new Set([...Object.keys(ERROR_CODES), ...Object.keys(POLL_ERROR_CODES)]);
 
 export type FaultSpec =
@@ -54,6 +58,7 @@ export type FaultSpec =
     }
   | { readonly kind: 'silent'; readonly verb: HostileVerb; readonly nth: number }
   | { readonly kind: 'drip'; readonly verb: HostileVerb; readonly nth: number }
+  | { readonly kind: 'endless'; readonly verb: HostileVerb; readonly nth: number }
   | {
       readonly kind: 'mutate';
       readonly verb: HostileVerb;
@@ -69,7 +74,8 @@ export interface SessionCase {
   readonly pipelining: boolean;
   readonly expireZero: boolean;
   readonly greeting: 'plain' | 'apop' | 'garbage' | 'err' | 'odd apop' | 'no space' | 'empty';
-  readonly authMethod: 'USER' | 'auto';
+  /** `PLAIN`: the server offers SASL PLAIN and the account asks for it. */
+  readonly authMethod: 'USER' | 'auto' | 'PLAIN';
   readonly faults: readonly FaultSpec[];
 }
 
@@ -115,7 +121,9 @@ const verbAndNth = (messageCount: number): fc.Arbitrary<{ verb: HostileVerb; nth
     { weight: 2, arbitrary: fc.nat({ max: 1 }).map((nth) => ({ verb: 'CAPA' as const, nth })) },
     {
       weight: 1,
-      arbitrary: fc.constantFrom('USER' as const, 'PASS' as const).map((verb) => ({ verb, nth: 0 })),
+      arbitrary: fc
+        .constantFrom('USER' as const, 'PASS' as const, 'AUTH' as const)
+        .map((verb) => ({ verb, nth: 0 })),
     },
     {
       weight: 3,
@@ -171,6 +179,7 @@ const faultSpec = (messageCount: number): fc.Arbitrary<FaultSpec> =>
       },
       { weight: 1, arbitrary: fc.constant({ kind: 'silent' as const, verb, nth }) },
       { weight: 1, arbitrary: fc.constant({ kind: 'drip' as const, verb, nth }) },
+      { weight: 1, arbitrary: fc.constant({ kind: 'endless' as const, verb, nth }) },
       {
         weight: 4,
         arbitrary: replyMutations.map((mutations) => ({ kind: 'mutate' as const, verb, nth, mutations })),
@@ -219,7 +228,7 @@ export const sessionCase: fc.Arbitrary<SessionCase> = fc
         'no space',
         'empty',
       ) as fc.Arbitrary<SessionCase['greeting']>,
-      authMethod: fc.constantFrom('USER' as const, 'auto' as const),
+      authMethod: fc.constantFrom('USER' as const, 'auto' as const, 'PLAIN' as const),
       faults: fc.array(faultSpec(messages.length), { maxLength: 2 }),
     }),
   );
@@ -331,6 +340,7 @@ function toFault(spec: FaultSpec): Fault {
   switch (spec.kind) {
     case 'close':
     case 'silent':
+    case 'endless':
       return spec;
     case 'drip':
       return { ...spec, delayMs: 100 };
@@ -412,6 +422,7 @@ export function startCaseMailbox(
     greeting,
     ...(apopTimestamp ? { apopTimestamp } : {}),
     faults: c.faults.map(toFault),
+    saslPlain: c.authMethod === 'PLAIN',
     onDele,
   });
 }

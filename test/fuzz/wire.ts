@@ -63,12 +63,20 @@ export function referenceDecode(
   let data: Buffer[] = [];
   let dataBytes = 0;
   let overflowed = false;
+  let discarded = 0;
+  let endless = false;
   const flushData = () => {
     if (data.length > 0) events.push({ type: 'data', bytes: Buffer.concat(data).toString('latin1') });
     data = [];
   };
   const give = (line: Buffer) => {
-    if (overflowed || line.length === 0) return;
+    if (line.length === 0) return;
+    if (overflowed) {
+      // Discarded; more than maxDiscardBytes of it without an end: the reply never ends.
+      discarded += line.length;
+      endless ||= discarded > limits.maxDiscardBytes;
+      return;
+    }
     const room = limits.maxBodyBytes - dataBytes;
     if (line.length > room) {
       if (room > 0) data.push(line.subarray(0, room));
@@ -76,6 +84,8 @@ export function referenceDecode(
       flushData();
       events.push({ type: 'overflow', limit: limits.maxBodyBytes });
       overflowed = true;
+      discarded = line.length - Math.max(0, room);
+      endless = discarded > limits.maxDiscardBytes;
       return;
     }
     data.push(line);
@@ -102,6 +112,7 @@ export function referenceDecode(
     // A body: line by line until the terminator line.
     dataBytes = 0;
     overflowed = false;
+    discarded = 0;
     for (;;) {
       const end = wire.indexOf(LF, pos);
       const line = wire.subarray(pos, end === -1 ? wire.length : end + 1);
@@ -122,6 +133,7 @@ export function referenceDecode(
         return { events };
       }
       give(line[0] === DOT ? line.subarray(1) : line);
+      if (endless) return { events, error: 'ELIMIT' };
       if (!complete) {
         flushData();
         return { events };

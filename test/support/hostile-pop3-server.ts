@@ -16,7 +16,7 @@ import type { Expectation } from './recording-sink';
  */
 
 export type HostileVerb =
-  'greeting' | 'CAPA' | 'USER' | 'PASS' | 'STAT' | 'LIST' | 'UIDL' | 'RETR' | 'DELE' | 'QUIT';
+  'greeting' | 'CAPA' | 'USER' | 'PASS' | 'AUTH' | 'STAT' | 'LIST' | 'UIDL' | 'RETR' | 'DELE' | 'QUIT';
 
 /** What the server does wrong with the `nth` (0-based, per connection) reply to `verb`. */
 export type Fault =
@@ -36,6 +36,11 @@ export type Fault =
   | { readonly kind: 'silent'; readonly verb: HostileVerb; readonly nth: number }
   /** Writes the reply one octet at a time, `delayMs` apart (and goes on with later replies). */
   | { readonly kind: 'drip'; readonly verb: HostileVerb; readonly nth: number; readonly delayMs: number }
+  /**
+   * Never ends: a multi-line reply whose body goes on for as long as the client reads, a status
+   * line without a line ending, or (AUTH) a SASL challenge in answer to every line from then on.
+   */
+  | { readonly kind: 'endless'; readonly verb: HostileVerb; readonly nth: number }
   /** Writes other bytes instead of the reply. */
   | {
       readonly kind: 'mutate';
@@ -57,6 +62,8 @@ export interface HostileMailboxOptions {
   readonly extraUidlLines?: readonly string[];
   /** Capabilities after login; before login the server lists USER and UIDL. */
   readonly capabilities?: readonly string[];
+  /** Offer SASL PLAIN (RFC 4616) before login. */
+  readonly saslPlain?: boolean;
   readonly password: string;
   readonly greeting?: Buffer;
   /** The APOP timestamp the server means by its greeting: APOP is accepted with it (RFC 1939 §7). */
@@ -84,6 +91,26 @@ export interface HostileMailbox {
 /** Verbs whose reply to the client's form of the command is multi-line (RFC 1939, RFC 2449). */
 const MULTI = new Set(['CAPA', 'LIST', 'UIDL', 'RETR', 'TOP']);
 
+/** Writes for as long as the connection lasts, as fast as the client reads. */
+async function endless(ctx: FakeContext, multiLine: boolean): Promise<void> {
+  const socket = ctx.socket;
+  socket.write(multiLine ? '+OK here it comes\r\n' : '+OK ');
+  const chunk = Buffer.from(multiLine ? '1 1000 and so on and so forth\r\n'.repeat(2048) : 'x'.repeat(65536));
+  while (!socket.destroyed && socket.writable) {
+    if (!socket.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          socket.off('drain', done);
+          socket.off('close', done);
+          resolve();
+        };
+        socket.on('drain', done);
+        socket.on('close', done);
+      });
+    }
+  }
+}
+
 export async function startHostileMailbox(options: HostileMailboxOptions): Promise<HostileMailbox> {
   const messages = options.messages;
   const uidls = options.uidls ?? messages.map((_, i) => `uid-${i + 1}`);
@@ -91,6 +118,8 @@ export async function startHostileMailbox(options: HostileMailboxOptions): Promi
   const commandLines = new Map<number, string[]>();
   const counts = new Map<string, number>();
   const muted = new Set<number>();
+  /** Connections answering every line with a SASL challenge (an endless AUTH). */
+  const challenging = new Set<number>();
   const loggedIn = new Set<number>();
   const committed: number[] = [];
 
@@ -142,6 +171,14 @@ export async function startHostileMailbox(options: HostileMailboxOptions): Promi
         record(ctx, fault.mutate(wire));
         after?.();
         return;
+      case 'endless':
+        if (verb === 'AUTH') {
+          challenging.add(ctx.connection);
+          record(ctx, Buffer.from('+ \r\n'));
+          return;
+        }
+        await endless(ctx, MULTI.has(verb));
+        return;
     }
   };
 
@@ -158,6 +195,7 @@ export async function startHostileMailbox(options: HostileMailboxOptions): Promi
       const lines = commandLines.get(ctx.connection) ?? [];
       lines.push(line);
       commandLines.set(ctx.connection, lines);
+      if (challenging.has(ctx.connection)) return (c: FakeContext) => record(c, text('+ \r\n'));
       const [rawVerb = '', arg] = line.split(' ');
       const verb = rawVerb.toUpperCase();
       const session = ctx.connection;
@@ -165,7 +203,15 @@ export async function startHostileMailbox(options: HostileMailboxOptions): Promi
         case 'CAPA':
           return reply(
             'CAPA',
-            capaReply('USER', 'UIDL', ...(loggedIn.has(session) ? (options.capabilities ?? []) : [])),
+            capaReply(
+              'USER',
+              'UIDL',
+              ...(loggedIn.has(session)
+                ? (options.capabilities ?? [])
+                : options.saslPlain
+                  ? ['SASL PLAIN']
+                  : []),
+            ),
           );
         case 'USER':
           return reply('USER', text('+OK\r\n'));
@@ -173,6 +219,16 @@ export async function startHostileMailbox(options: HostileMailboxOptions): Promi
           if (arg !== options.password) return reply('PASS', text('-ERR [AUTH] invalid login\r\n'));
           loggedIn.add(session);
           return reply('PASS', text('+OK logged in\r\n'));
+        case 'AUTH': {
+          // RFC 4616 in one line (RFC 5034 §4 initial response): authzid NUL user NUL password.
+          const fields = Buffer.from(line.split(' ')[2] ?? '', 'base64')
+            .toString('utf8')
+            .split('\0');
+          if (!options.saslPlain || fields[2] !== options.password)
+            return reply('AUTH', text('-ERR [AUTH] invalid login\r\n'));
+          loggedIn.add(session);
+          return reply('AUTH', text('+OK logged in\r\n'));
+        }
         case 'APOP': {
           const digest = options.apopTimestamp
             ? createHash('md5').update(`${options.apopTimestamp}${options.password}`).digest('hex')

@@ -3,6 +3,7 @@ import { Pop3Client } from '../../../functions/pop3/client';
 import { Pop3Error } from '../../../functions/pop3/errors';
 import type { Pop3ClientOptions } from '../../../functions/pop3/options';
 import {
+  capaReply,
   mailboxScript,
   multiLine,
   startFakeServer,
@@ -179,5 +180,25 @@ describe('Class: Pop3Client against hostile replies', () => {
       expect(client.loginMethod).toBe('USER');
       expect(server.received.texts()).not.toContainEqual(expect.stringMatching(/^APOP/));
     });
+  });
+});
+
+describe('Class: Pop3Client against hostile SASL', () => {
+  it('endless-sasl-challenges: a server answering every response with another challenge is cut', async () => {
+    let lines = 0;
+    const server = await startFakeServer({
+      handle: (line) => {
+        lines += 1;
+        return line === 'CAPA' ? capaReply('SASL PLAIN') : '+ \r\n';
+      },
+    });
+    servers.push(server);
+
+    const error = await rejection(Pop3Client.connect(optionsFor(server)));
+
+    expect(error).toMatchObject({ code: 'EPROTOCOL', command: 'AUTH' });
+    expect(error.message).toMatch(/more SASL challenges than PLAIN has steps/);
+    // The old client answered ~20,000 challenges a second, for ever.
+    expect(lines).toBeLessThan(10);
   });
 });

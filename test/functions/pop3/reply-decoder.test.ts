@@ -535,6 +535,35 @@ describe('Class: ReplyDecoder', () => {
       const script: Expectation[] = ['multi', 'single', 'multi'];
       const limit = 20;
 
+      // Regression (fuzz suite, "endless-reply"): a body past the limit was discarded for as long as
+      // the server kept sending it, without end.
+      it('endless-reply: throws ELIMIT once maxDiscardBytes more have come without the terminator', () => {
+        for (const chunks of [[wire], [...oneByteAtATime(wire)]]) {
+          const sink = new RecordingSink(script);
+          const decoder = new ReplyDecoder(sink, { maxBodyBytes: 5, maxDiscardBytes: 10 });
+          const error = catchError(() => {
+            for (const chunk of chunks) decoder.push(chunk);
+          });
+          expect(error).toBeInstanceOf(Pop3Error);
+          expect(error).toMatchObject({
+            code: 'ELIMIT',
+            message: expect.stringMatching(/15 octets; taken as never ending/),
+          });
+          expect(sink.events).toEqual([
+            { type: 'status', line: { kind: 'ok', text: '' } },
+            { type: 'data', bytes: '01234' },
+            { type: 'overflow', limit: 5 },
+          ]);
+        }
+      });
+
+      it('endless-reply: a body within maxBodyBytes + maxDiscardBytes still ends', () => {
+        const sink = new RecordingSink(script);
+        const decoder = new ReplyDecoder(sink, { maxBodyBytes: 5, maxDiscardBytes: unstuffed.length - 5 });
+        decoder.push(wire);
+        expect(sink.replies.map((r) => r.ends)).toEqual([1, 0, 1]);
+      });
+
       it('calls overflow once, delivers no more data, still ends, and the next replies decode', () => {
         for (const [how, chunks] of [
           ['whole', [wire]],
