@@ -49,7 +49,7 @@ ${DOCS}`;
 
 export const DEMO_HELP = `Usage: pop3-poller demo [--output DIR]
 Start a POP3 server inside this process with four sample messages, poll it over STLS through the
-same code as poll, and show what landed where: DIR/archive, DIR/events.jsonl, DIR/.state.
+same code as poll, and show what landed where: DIR/archive and DIR/events.jsonl.
   --output DIR            where to write                                   default: demo-output
   --help, -h              this help
 
