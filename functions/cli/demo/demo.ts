@@ -6,11 +6,11 @@ import { DirectoryArchiveStore } from '../../adapters/directory-archive-store';
 import { FileSeenStore } from '../../adapters/file-seen-store';
 import { JsonLinesEventSink } from '../../adapters/jsonl-event-sink';
 import { StaticCredentials } from '../../adapters/static-credentials';
-import { startFakeMailbox } from '../../fake-pop3/mailbox';
 import type { MessageArchivedDetail, PollEvent } from '../../poller/events';
 import { pollAccounts } from '../../poller/poll-accounts';
 import type { EventSink } from '../../poller/ports';
 import { exitCode, formatBytes, formatResults } from '../report';
+import { startDemoServer } from './demo-server';
 import { sampleMessages } from './sample-mail';
 import { makeSelfSignedCertificate } from './self-signed';
 
@@ -25,19 +25,7 @@ export async function runDemo(outputDir: string): Promise<number> {
   const certificate = makeSelfSignedCertificate();
   const password = randomBytes(12).toString('base64url');
   const messages = sampleMessages();
-  // The fake mailbox the tests use, here as a real server would be set up: STLS offered and
-  // required before PASS, PIPELINING advertised, messages deleted only at QUIT.
-  const { mailbox, server } = await startFakeMailbox(
-    {
-      username: 'demo',
-      password,
-      greeting: '+OK pop3-poller demo server ready\r\n',
-      stls: true,
-      requireTls: true,
-    },
-    { certificate },
-  );
-  for (const [i, bytes] of messages.entries()) mailbox.add(bytes, `demo-${i + 1}`);
+  const server = await startDemoServer({ username: 'demo', password, messages, certificate });
   const write = (text: string) => process.stdout.write(text);
   await mkdir(out, { recursive: true });
   try {
@@ -89,7 +77,7 @@ export async function runDemo(outputDir: string): Promise<number> {
       write(`    → ${file}\n`);
     }
     write(`\nEvents appended to ${relative(process.cwd(), join(out, 'events.jsonl'))}; `);
-    write(`${mailbox.live.size} message(s) left on the server.\n`);
+    write(`${server.remaining()} message(s) left on the server.\n`);
     return exitCode(results);
   } finally {
     await server.close();
