@@ -2,8 +2,9 @@ import { startFakeMailbox } from '../../functions/fake-pop3/mailbox';
 import type { AccountConfig } from '../../functions/poller/account';
 import type { Pop3ClientOptions } from '../../functions/pop3';
 import { makeTestCertificates } from './certs';
-import { DovecotServer, dovecotAvailable } from './dovecot';
+import { DovecotServer } from './dovecot';
 import { dovecotAccount } from './poll-fixtures';
+import { dovecotTestsRun } from './with-dovecot';
 
 /**
  * The POP3 servers the workflow's core suite runs against, behind one shape: a real Dovecot where
@@ -116,6 +117,5 @@ export const fakeMailboxBackend: PollBackendKind = {
 
 /** The fake mailbox always; Dovecot too where it can run, or where it is required. */
 export function pollBackends(): PollBackendKind[] {
-  const dovecot = dovecotAvailable() || process.env.REQUIRE_DOVECOT === '1';
-  return dovecot ? [dovecotBackend, fakeMailboxBackend] : [fakeMailboxBackend];
+  return dovecotTestsRun ? [dovecotBackend, fakeMailboxBackend] : [fakeMailboxBackend];
 }
