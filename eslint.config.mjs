@@ -11,4 +11,20 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  {
+    // Node 20's recursive mkdir never returns on a path under /proc (it retries ENOENT for ever):
+    // the product creates directories with functions/adapters/make-directory.ts instead.
+    files: ['functions/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "CallExpression:matches([callee.name=/^mkdir(Sync)?$/], [callee.property.name=/^mkdir(Sync)?$/]) > ObjectExpression > Property[key.name='recursive']",
+          message:
+            'mkdir with `recursive` can loop for ever (Node 20, paths under /proc): use makeDirectory from functions/adapters/make-directory.ts.',
+        },
+      ],
+    },
+  },
 );
