@@ -108,6 +108,15 @@ export class DirectoryArchiveStore implements ArchiveStore {
       // The directory may have been removed under us: the next put makes it again.
       this.directories.delete(parent);
       if (error instanceof ArchiveError) throw error;
+      if (typeof (error as NodeJS.ErrnoException).code !== 'string') {
+        // Not the file system's: the item's body stream failed (the spool).
+        throw new ArchiveError(
+          'unavailable',
+          item.key,
+          `writing ${item.key} under ${this.root} failed: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
       const local = localPathError('archive directory', this.root, error);
       throw new ArchiveError('unavailable', item.key, local.message, {
         cause: error,
@@ -197,7 +206,9 @@ async function writeHashed(path: string, item: ArchiveItem): Promise<{ sha256: s
   try {
     // A message held in memory is written as is, without a stream (`bytes`, when given): a small
     // synchronous step, where a for-await over a stream per message cost CPU (and JIT time).
-    const written = item.bytes ? writeBytes(fd, path, item.bytes, item.size) : await writeStream(fd, path, item);
+    const written = item.bytes
+      ? writeBytes(fd, path, item.bytes, item.size)
+      : await writeStream(fd, path, item);
     await fsyncInPool(fd);
     return written;
   } finally {
@@ -217,7 +228,11 @@ function writeBytes(
   return { sha256, size: bytes.length };
 }
 
-async function writeStream(fd: number, path: string, item: ArchiveItem): Promise<{ sha256: string; size: number }> {
+async function writeStream(
+  fd: number,
+  path: string,
+  item: ArchiveItem,
+): Promise<{ sha256: string; size: number }> {
   const hash = createHash('sha256');
   let size = 0;
   for await (const chunk of item.body()) {

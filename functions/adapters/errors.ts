@@ -141,7 +141,13 @@ export function isTemporaryErrno(errno: string): boolean {
  */
 export function localPathError(what: string, path: string, error: unknown): LocalPathError {
   if (error instanceof LocalPathError) return error;
-  const e = (error ?? {}) as { code?: unknown; path?: unknown; dest?: unknown; detail?: unknown; message?: unknown };
+  const e = (error ?? {}) as {
+    code?: unknown;
+    path?: unknown;
+    dest?: unknown;
+    detail?: unknown;
+    message?: unknown;
+  };
   const errno = typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code) ? e.code : 'EUNKNOWN';
   const meaning =
     typeof e.detail === 'string'
@@ -149,5 +155,7 @@ export function localPathError(what: string, path: string, error: unknown): Loca
       : (ERRNO_TEXT[errno] ?? (typeof e.message === 'string' ? e.message.split('\n')[0] : 'failed'));
   const at =
     typeof e.detail !== 'string' && typeof e.path === 'string' && e.path !== path ? ` (at ${e.path})` : '';
-  return new LocalPathError(what, path, errno, `${what} ${path}: ${errno}, ${meaning}${at}`, { cause: error });
+  return new LocalPathError(what, path, errno, `${what} ${path}: ${errno}, ${meaning}${at}`, {
+    cause: error,
+  });
 }

@@ -7,7 +7,7 @@ import { writeSync } from 'node:fs';
  * only where no more can be written, e.g. some special files).
  */
 export function writeFullySync(fd: number, bytes: Uint8Array, path: string): void {
-  for (let offset = 0; offset < bytes.length; ) {
+  for (let offset = 0; offset < bytes.length;) {
     const written = writeSync(fd, bytes, offset, bytes.length - offset);
     if (written <= 0) {
       throw Object.assign(new Error(`EIO: no bytes could be written to ${path}`), {

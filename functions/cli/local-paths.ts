@@ -15,7 +15,9 @@ export async function checkLocalPaths(config: CliConfig): Promise<void> {
   const keeps = config.accounts.some(
     (a) =>
       a.mode === 'keep' ||
-      (a.mode === undefined && a.username !== undefined && isKeepOnlyLogin(providerPreset(a.provider, a.host), a.username)),
+      (a.mode === undefined &&
+        a.username !== undefined &&
+        isKeepOnlyLogin(providerPreset(a.provider, a.host), a.username)),
   );
   if (keeps) await checkWritableDirectory('keep-mode state directory', stateDirOf(config));
 }

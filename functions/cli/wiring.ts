@@ -69,7 +69,9 @@ export async function wireCheck(
 
 /** Where keep-mode state lives: `stateDir`, else `<archive dir>/.state`, else `./.pop3-poller-state`. */
 export function stateDirOf(config: CliConfig): string {
-  return config.stateDir ?? ('dir' in config.archive ? join(config.archive.dir, '.state') : '.pop3-poller-state');
+  return (
+    config.stateDir ?? ('dir' in config.archive ? join(config.archive.dir, '.state') : '.pop3-poller-state')
+  );
 }
 
 function toAccountConfig(a: CliAccount): AccountConfig {

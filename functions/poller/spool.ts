@@ -148,7 +148,10 @@ async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
     const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
     // write(2) returning 0 would repeat for ever: fail instead.
     if (bytesWritten <= 0) {
-      throw Object.assign(new Error('EIO: no bytes could be written to a spool file'), { code: 'EIO', path: '' });
+      throw Object.assign(new Error('EIO: no bytes could be written to a spool file'), {
+        code: 'EIO',
+        path: '',
+      });
     }
     offset += bytesWritten;
   }

@@ -19,7 +19,9 @@ const required = ['REQUIRE_ROOT', 'REQUIRE_DOVECOT'].some((v) => process.env[v] 
 /** `describe` for suites that mount file systems or drop privileges. */
 export const describeAsRoot: jest.Describe = isRoot || required ? describe : describe.skip;
 if (!isRoot && !required) {
-  process.stderr.write('Skipping the mount and privilege tests: they need root (REQUIRE_ROOT=1 makes this an error).\n');
+  process.stderr.write(
+    'Skipping the mount and privilege tests: they need root (REQUIRE_ROOT=1 makes this an error).\n',
+  );
 }
 
 /** The uid and gid child processes run as to meet permission checks (`nobody` on Debian). */
@@ -62,9 +64,13 @@ export function mountTmpfs(options: { size?: string; readOnly?: boolean } = {}):
   return dir;
 }
 
-/** A tmpfs of `size` with no block left: writing anything to it fails with ENOSPC. */
-export function fullTmpfs(size = '64k'): string {
+/**
+ * A tmpfs of `size` with no block left: writing anything to it fails with ENOSPC. `fill` puts
+ * files in first (a secret file to be rewritten, say).
+ */
+export function fullTmpfs(size = '64k', fill: (dir: string) => void = () => undefined): string {
   const dir = mountTmpfs({ size });
+  fill(dir);
   try {
     writeFileSync(join(dir, 'filler'), Buffer.alloc(16 * 1024 * 1024));
   } catch (error) {
