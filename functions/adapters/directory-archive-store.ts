@@ -117,7 +117,13 @@ export class DirectoryArchiveStore implements ArchiveStore {
           { cause: error },
         );
       }
-      const local = localPathError('archive directory', this.root, error);
+      // A temporary file's name means nothing to the user: name the directory it was to go in.
+      const failed = error as NodeJS.ErrnoException;
+      const local = localPathError(
+        'archive directory',
+        this.root,
+        failed.path === temp ? { code: failed.code, path: parent } : error,
+      );
       throw new ArchiveError('unavailable', item.key, local.message, {
         cause: error,
         retryable: local.retryable,
