@@ -168,6 +168,20 @@ describe('pop3-poller with an output path that cannot work', () => {
     expect([...mailbox.live.values()].map((m) => m.bytes)).toEqual(messages);
     expectClean(run);
   });
+  it('poll --every with an impossible archive ends at once with exit 2 rather than repeating', async () => {
+    const mailbox = await startScriptedMailbox(makeMessages(1));
+    const config = configFor(mailbox, {
+      archive: '/proc/nope/archive',
+      events: join(tempDir('paths-events-'), 'events.jsonl'),
+    });
+
+    const run = await runCli(['poll', '--config', config, '--every', '1']);
+
+    expect(run.code).toBe(2);
+    expect(stderrLines(run)).toHaveLength(1);
+    expect(run.ms).toBeLessThan(2000);
+    expect(mailbox.server.connections()).toBe(0);
+  });
 });
 
 describeAsRoot('pop3-poller on read-only, full and forbidden file systems', () => {
