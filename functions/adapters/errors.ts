@@ -109,10 +109,12 @@ const ERRNO_TEXT: Readonly<Record<string, string>> = {
  * be created, written or synced. The message is one line: what the path is for, the path, the OS
  * error code and its meaning, and the path the call failed on when that is another one (a parent
  * directory, a temporary file). `retryable` for a full disk and the like (see TEMPORARY_ERRNOS).
+ * Its `code` is `EPATH`, except where the path holds something with a code of its own: `ESTATE`
+ * for the keep-mode state (as the S3 state store reports it).
  */
 export class LocalPathError extends Error {
   override readonly name = 'LocalPathError';
-  readonly code = 'EPATH';
+  readonly code: 'EPATH' | 'ESTATE';
   readonly retryable: boolean;
 
   constructor(
@@ -122,16 +124,12 @@ export class LocalPathError extends Error {
     /** The OS error code, e.g. `EACCES`; `EUNKNOWN` when the cause carried none. */
     readonly errno: string,
     message: string,
-    options: { cause?: unknown } = {},
+    options: { cause?: unknown; code?: 'EPATH' | 'ESTATE' } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = options.code ?? 'EPATH';
     this.retryable = TEMPORARY_ERRNOS.has(errno);
   }
-}
-
-/** Whether an OS error code is one a later attempt can get past (full disk, too many files, …). */
-export function isTemporaryErrno(errno: string): boolean {
-  return TEMPORARY_ERRNOS.has(errno);
 }
 
 /**
@@ -139,12 +137,16 @@ export function isTemporaryErrno(errno: string): boolean {
  * returned as it is. `error.detail`, when set (see make-directory.ts), replaces the code's usual
  * meaning; the path the call failed on is named when it differs from `path`.
  */
-export function localPathError(what: string, path: string, error: unknown): LocalPathError {
+export function localPathError(
+  what: string,
+  path: string,
+  error: unknown,
+  code: 'EPATH' | 'ESTATE' = 'EPATH',
+): LocalPathError {
   if (error instanceof LocalPathError) return error;
   const e = (error ?? {}) as {
     code?: unknown;
     path?: unknown;
-    dest?: unknown;
     detail?: unknown;
     message?: unknown;
   };
@@ -157,5 +159,6 @@ export function localPathError(what: string, path: string, error: unknown): Loca
     typeof e.detail !== 'string' && typeof e.path === 'string' && e.path !== path ? ` (at ${e.path})` : '';
   return new LocalPathError(what, path, errno, `${what} ${path}: ${errno}, ${meaning}${at}`, {
     cause: error,
+    code,
   });
 }

@@ -11,7 +11,7 @@ import { writeFullySync } from './write-fully';
  * fsync'd as messages complete, so an interrupted run keeps its progress. The file is compacted
  * when forgotten entries outnumber live ones.
  *
- * A file-system failure is thrown as a `LocalPathError` (code `EPATH`, one line naming the state
+ * A file-system failure is thrown as a `LocalPathError` (code `ESTATE`, one line naming the state
  * directory and the OS error; retryable only for a full disk and the like): the workflow then keeps
  * the message on the server, and the next run fetches it again.
  */
@@ -55,7 +55,7 @@ export class FileSeenStore implements SeenUidlStore {
     try {
       return await step();
     } catch (error) {
-      throw localPathError('keep-mode state directory', this.dir, error);
+      throw localPathError('keep-mode state directory', this.dir, error, 'ESTATE');
     }
   }
 

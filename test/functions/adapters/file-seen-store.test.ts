@@ -27,7 +27,7 @@ describe('Class: FileSeenStore', () => {
       .catch((e) => e);
 
     expect(error).toBeInstanceOf(LocalPathError);
-    expect(error).toMatchObject({ code: 'EPATH', errno: 'ENOENT', retryable: false });
+    expect(error).toMatchObject({ code: 'ESTATE', errno: 'ENOENT', retryable: false });
     expect((error as Error).message).toBe(
       'keep-mode state directory /proc/pop3-poller-state: ENOENT, the file system does not allow creating ' +
         '/proc/pop3-poller-state',
