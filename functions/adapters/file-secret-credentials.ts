@@ -66,7 +66,13 @@ export class FileSecretCredentials extends SecretDocumentCredentials {
     } catch (error) {
       // A full disk mid-write must not leave a partial copy of the secret beside the file.
       if (created) await unlink(temp).catch(() => undefined);
-      throw localPathError('secret file', file, error);
+      // The temporary name means nothing to the user: name the directory it was to go in.
+      const failed = error as NodeJS.ErrnoException;
+      throw localPathError(
+        'secret file',
+        file,
+        failed.path === temp ? { code: failed.code, path: dirname(file) } : error,
+      );
     }
   }
 }
