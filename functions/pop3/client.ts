@@ -1,3 +1,5 @@
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Capabilities } from './capabilities';
 import { checkCount, checkNumber } from './command';
 import { DirectReader } from './direct-reader';
@@ -32,6 +34,11 @@ export type { SessionState } from './session';
  */
 export class Pop3Client {
   private constructor(private readonly session: Session) {}
+
+  /** The connection's socket (the TLS one after STLS); test helpers reach it to drop the connection. */
+  private get socket(): Socket {
+    return this.session.socket;
+  }
 
   /** Connects, reads the greeting, negotiates TLS and capabilities, and logs in. */
   static async connect(options: Pop3ClientOptions): Promise<Pop3Client> {
@@ -95,7 +102,7 @@ export class Pop3Client {
 
   /** The TLS version negotiated (`TLSv1.3`, …), once the session is encrypted. */
   get tlsProtocol(): string | undefined {
-    return this.session.tlsProtocol;
+    return this.session.encrypted ? ((this.socket as TLSSocket).getProtocol?.() ?? undefined) : undefined;
   }
 
   /** How the session logged in (`USER`, `APOP` or a SASL mechanism), once it has. */

@@ -23,7 +23,7 @@ export type SessionState = 'connecting' | 'authorization' | 'transaction' | 'clo
  * commands, and login.ts and stls.ts drive the authorization steps through it.
  */
 export class Session {
-  private socket: Socket;
+  private socketValue: Socket;
   private readonly decoder: ReplyDecoder;
   readonly pipeline: CommandPipeline;
   readonly redactor: Redactor;
@@ -50,7 +50,7 @@ export class Session {
     /** Reads `socket` through `onread` instead of 'data' events (implicit TLS only). */
     private readonly reader: DirectReader | undefined,
   ) {
-    this.socket = socket;
+    this.socketValue = socket;
     this.encryptedValue = encrypted;
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
@@ -89,8 +89,9 @@ export class Session {
     return this.encryptedValue;
   }
 
-  get tlsProtocol(): string | undefined {
-    return this.encryptedValue ? ((this.socket as TLSSocket).getProtocol?.() ?? undefined) : undefined;
+  /** The connection's socket: the TLS one after STLS. */
+  get socket(): Socket {
+    return this.socketValue;
   }
 
   get loginMethod(): AuthMethod | undefined {
@@ -128,7 +129,7 @@ export class Session {
           reject(error);
         },
       });
-      this.socket.setTimeout(this.timeouts.idleMs);
+      this.socketValue.setTimeout(this.timeouts.idleMs);
     });
   }
 
@@ -165,7 +166,7 @@ export class Session {
     try {
       await simple(this, 'QUIT', []);
     } finally {
-      this.socket.end();
+      this.socketValue.end();
       this.finish();
     }
   }
@@ -192,7 +193,7 @@ export class Session {
 
   /** Writes a line outside the FIFO: the answer to a SASL challenge (RFC 5034 §4). */
   write(line: Buffer): void {
-    this.socket.write(line);
+    this.socketValue.write(line);
   }
 
   /** Turns a `-ERR` into the error its response code calls for, with secrets scrubbed. */
@@ -205,7 +206,7 @@ export class Session {
 
   /** Stops reading at once, for STLS: what follows the +OK must not be decoded (RFC 2595 §3.1). */
   haltReading(): void {
-    this.socket.pause();
+    this.socketValue.pause();
   }
 
   /** Decodes again after `haltReading`, returning the bytes that arrived meanwhile. */
@@ -215,13 +216,13 @@ export class Session {
 
   /** Unhooks the cleartext socket before TLS takes it over; it stays the session's until replaced. */
   releaseSocket(): Socket {
-    this.detach(this.socket);
-    return this.socket;
+    this.detach(this.socketValue);
+    return this.socketValue;
   }
 
   /** Carries on over the TLS socket that replaced the cleartext one (STLS). */
   useTlsSocket(socket: TLSSocket): void {
-    this.socket = socket;
+    this.socketValue = socket;
     this.pipeline.socket = socket;
     this.encryptedValue = true;
     this.attach(socket);
@@ -296,14 +297,14 @@ export class Session {
     if (this.pausedForConsumer) return;
     this.pausedForConsumer = true;
     if (this.reader) this.reader.pause();
-    else this.socket.pause();
+    else this.socketValue.pause();
   }
 
   resumeForConsumer(): void {
     if (!this.pausedForConsumer) return;
     this.pausedForConsumer = false;
     if (this.reader) this.reader.resume();
-    else this.socket.resume();
+    else this.socketValue.resume();
   }
 
   /** Closes the session on an error, failing every command queued or in flight with it. */
@@ -311,7 +312,7 @@ export class Session {
     if (this.stateValue === 'closed') return;
     this.failureValue = error;
     const pending = this.pipeline.takeAll();
-    this.socket.destroy();
+    this.socketValue.destroy();
     this.finish();
     for (const p of pending) p.fail(error);
   }
