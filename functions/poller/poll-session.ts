@@ -74,7 +74,8 @@ export class PollSession {
       }
       // QUIT even after an archive or event failure: the session is healthy, and QUIT commits the
       // DELEs of the messages that were fully handled (deleter.ts: QUIT right behind the DELEs).
-      this.ctx.tally.deleted += await this.deleter.commit();
+      const deleted = await this.deleter.commit();
+      this.ctx.tally.deleted += deleted;
       if (this.expiredDeleted.length > 0)
         await this.ctx.seen?.forget(this.ctx.account.id, this.expiredDeleted);
       return error;
