@@ -20,7 +20,7 @@ const MAY_IMPORT = {
   registry: ['poller', 'pop3'],
   adapters: ['poller', 'registry', 'pop3'],
   // The wiring may import the rest of functions/, but a Lambda bundle never pulls in the CLI.
-  handlers: (other) => other !== 'cli',
+  handlers: (other) => other !== 'cli' && other !== 'fake-pop3',
   cli: () => true,
 };
 /** Directories that may use the AWS SDK and the Lambda libraries. */
