@@ -19,7 +19,8 @@ const MAY_IMPORT = {
   poller: ['pop3'],
   registry: ['poller', 'pop3'],
   adapters: ['poller', 'registry', 'pop3'],
-  // The wiring may import the rest of functions/, but a Lambda bundle never pulls in the CLI.
+  // The wiring may import the rest of functions/, but a Lambda bundle never pulls in the CLI or
+  // the fake POP3 server (demo and tests only).
   handlers: (other) => other !== 'cli' && other !== 'fake-pop3',
   cli: () => true,
 };
