@@ -141,8 +141,13 @@ export const SLOW_CLI_CASES: readonly CliCase[] = [
     boundMs: 75_000,
   },
   {
-    name: 'a RETR dripped one octet per 100 ms',
-    session: { ...base, faults: [{ kind: 'drip', verb: 'RETR', nth: 1 }] },
+    // 3 KB at 10 octets a second would take five minutes: the idle watchdog (60 s) cuts it.
+    name: 'a 3 KB RETR dripped one octet per 100 ms',
+    session: {
+      ...base,
+      messages: [bytes('Subject: slow\r\n\r\n', `${'s'.repeat(70)}\r\n`.repeat(42))],
+      faults: [{ kind: 'drip', verb: 'RETR', nth: 0 }],
+    },
     boundMs: 135_000,
   },
 ];
