@@ -1,5 +1,68 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+
+/**
+ * Imports point inward: pop3/ is the protocol core; poller/ is the workflow over it and its own
+ * ports; registry/ holds the mailbox registry's ports; adapters/ implement ports with SDKs; only
+ * handlers/ and cli/ wire adapters to the workflow; nothing in functions/ imports infra/ (the CDK
+ * app), and nothing outside pop3/ reaches past its index into its files.
+ *
+ * Each directory of functions/ says which others it may import; every other one is refused, so a
+ * new directory may import nothing of the project until it is added here. `no-restricted-imports`
+ * sees the specifier as written, so the patterns match relative paths at any depth (`../x`,
+ * `../../x`). Dynamic `import()` is not checked (handlers load adapters lazily that way).
+ */
+const MAY_IMPORT = {
+  pop3: [],
+  poller: ['pop3'],
+  registry: ['poller', 'pop3'],
+  adapters: ['poller', 'registry', 'pop3'],
+  // The wiring may import the rest of functions/, but a Lambda bundle never pulls in the CLI.
+  handlers: (other) => other !== 'cli',
+  cli: () => true,
+};
+/** Directories that may use the AWS SDK and the Lambda libraries. */
+const MAY_USE_AWS = ['adapters', 'handlers', 'cli'];
+/** The one port declared outside a ports file: the job queue, which adapters/sqs-job-queue.ts implements. */
+const PORT_IN_HANDLERS = 'job-queue';
+
+const FUNCTIONS = readdirSync(join(import.meta.dirname, 'functions'), { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name);
+/** A relative specifier that climbs out of the file's directory into `dir` (names are [a-z0-9-]). */
+const up = (dir) => `^(\\.\\./)+${dir}`;
+
+function inwardImports(dir) {
+  const may = MAY_IMPORT[dir] ?? [];
+  const allows = typeof may === 'function' ? may : (other) => may.includes(other);
+  const patterns = FUNCTIONS.filter((other) => other !== dir && !allows(other)).map((other) => ({
+    regex:
+      dir === 'adapters' && other === 'handlers'
+        ? `${up(other)}(/(?!${PORT_IN_HANDLERS}$)|$)`
+        : `${up(other)}(/|$)`,
+    message: `${dir}/ must not import ${other}/: imports point inward (eslint.config.mjs, MAY_IMPORT).`,
+  }));
+  patterns.push({
+    regex: `${up('infra')}(/|$)`,
+    message:
+      'functions/ must not import infra/ (the CDK app); shared names live in functions/handlers/contract.ts.',
+  });
+  if (dir !== 'pop3') {
+    patterns.push({
+      regex: `${up('pop3')}/`,
+      message: "pop3/'s files are its own: import its public API from its index ('../pop3').",
+    });
+  }
+  if (!MAY_USE_AWS.includes(dir)) {
+    patterns.push({
+      group: ['@aws-sdk/*', '@aws-lambda-powertools/*', 'aws-lambda'],
+      message: `${dir}/ must not use the AWS SDK or Lambda libraries: that is for adapters/ and handlers/.`,
+    });
+  }
+  return { files: [`functions/${dir}/**/*.ts`], rules: { 'no-restricted-imports': ['error', { patterns }] } };
+}
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', 'cdk.out/', 'coverage/', 'demo-output/', '*.js'] },
@@ -11,4 +74,5 @@ export default tseslint.config(
       'no-constant-condition': ['error', { checkLoops: false }],
     },
   },
+  ...FUNCTIONS.map(inwardImports),
 );

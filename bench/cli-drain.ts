@@ -19,7 +19,7 @@
  * is kept until the end, not deleted between runs (see bench/drain.ts on ext4 and freed inodes).
  * For the same reason, run it a few minutes after deleting many files (a test run does): on an
  * ext4 without a journal, the inode allocator passes over inodes freed in the last 60-360 s, and
- * creating a file then costs several times more, for both clients (README, "Performance").
+ * creating a file then costs several times more, for both clients (docs/performance.md).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

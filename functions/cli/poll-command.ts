@@ -8,6 +8,9 @@ import { exitCode, formatProgress, formatResults } from './report';
 import { stopOnSignals } from './stop-signals';
 import { wire } from './wiring';
 
+/** `poll`'s options beyond those it shares with `check` (COMMAND_OPTIONS). */
+export const POLL_OPTIONS = { every: { type: 'string' } } as const;
+
 /**
  * `pop3-poller poll`: one pass over the accounts, or with `--every SECONDS` a pass every so many
  * seconds until SIGINT or SIGTERM (for a machine without cron, or a container).
@@ -19,7 +22,7 @@ import { wire } from './wiring';
  * wait it ends the loop at once. The exit status is the last pass's.
  */
 export async function poll(args: readonly string[]): Promise<number> {
-  const parsed = commandArgs('poll', args, { every: { type: 'string' } });
+  const parsed = commandArgs('poll', args, POLL_OPTIONS);
   const every = parseEvery(parsed.values.every as string | undefined);
   const live = process.stderr.isTTY === true;
   const tokens = new OAuth2TokenProvider();

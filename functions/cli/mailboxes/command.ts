@@ -13,19 +13,22 @@ export const MAILBOXES_USAGE = `Usage: pop3-poller mailboxes COMMAND [--stack NA
   --table NAME          the registry table itself, instead of --stack
   --secret-prefix P     with --table: where the shared secrets are named (P + shared-NNNN)
   --region R            the stack's region (default: the SDK's, e.g. AWS_REGION)
+  --help, -h            this help (also after a command)
 
-  add --id ID --username U (--host H | --provider P) (--secret-id S | --password-stdin) [options]
-      Register (or replace, keeping its last poll) one mailbox. Options: --port, --tls
-      implicit|starttls|none, --mode delete|keep, --delete-after-days N, --secret-key K,
-      --auth-method M, --certificate-sha256 FP, --max-messages N, --max-bytes N,
-      --schedule GROUP, --enabled true|false.
+  add --id ID --username U (--host H | --provider gmail|outlook) (--secret-id S | --password-stdin)
+      Register (or replace, keeping its last poll) one mailbox. Other options, with their defaults:
+      --port N (995 with implicit TLS, else 110), --tls implicit|starttls|none (implicit),
+      --mode delete|keep (delete), --delete-after-days N (keep mode only; never),
+      --secret-key K (the mailbox id), --auth-method M (auto), --certificate-sha256 FP (none),
+      --max-messages N and --max-bytes N (the worker's own bounds), --schedule GROUP (the
+      stack's default group), --enabled true|false (true).
       --password-stdin  read the password from standard input (one line) and keep it in a shared
                         secret; a password is never taken from the command line.
   remove ID...
       Remove mailboxes, and their entries in the shared secrets the CLI manages.
   list [--json]
       One line per mailbox: id, host, username, mode, schedule, last poll (time, status, code).
-      --json: one JSON object per line.
+      --json: one JSON object per line (default: off).
   import FILE.csv [--dry-run]
       Register every mailbox of FILE. Header row of column names: id, username, host or
       provider, and any of provider, port, tls, secretId, secretKey, mode, deleteAfterDays,
@@ -33,14 +36,16 @@ export const MAILBOXES_USAGE = `Usage: pop3-poller mailboxes COMMAND [--stack NA
       cell is unset. A row gives secretId (its own secret, or one you manage) or password (kept in
       a shared secret named P + shared-NNNN, up to ~60 KB each; secretId then points there).
       The whole file is checked first: with any bad line nothing is written (exit 2).
-      --dry-run: check the file only; no AWS call.
+      --dry-run: check the file only; no AWS call (default: off).
   export
       Write every record as CSV (no passwords) on standard output; import reads it back.
 
 Exit status: 0 done; 1 an AWS request failed (or export skipped invalid records);
-2 bad usage, a bad file or record, or a stack without the registry.`;
+2 bad usage, a bad file or record, or a stack without the registry.
+Docs: docs/fleet.md (the registry, CSV, shared secrets) and docs/deploy.md in the pop3-poller project.`;
 
-const TARGET_OPTIONS = {
+/** Options every subcommand takes. */
+export const TARGET_OPTIONS = {
   stack: { type: 'string' },
   table: { type: 'string' },
   'secret-prefix': { type: 'string' },
@@ -48,7 +53,8 @@ const TARGET_OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-const COMMAND_OPTIONS = {
+/** Each subcommand's own options. */
+export const COMMAND_OPTIONS = {
   add: ADD_OPTIONS,
   remove: {},
   list: { json: { type: 'boolean', default: false } },
