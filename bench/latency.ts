@@ -8,6 +8,7 @@
  *
  *   npm run bench:latency -- [--messages 200] [--size 20480] [--delay-ms 25] [--rounds 5]
  *                            [--fetchmail-rounds 1] [--warmup 1] [--out-root DIR] [--server-root DIR]
+ *                            [--bin OTHER-BUILD/pop3-poller.js]
  *
  * (`npm run bench:latency` builds first; `npx tsx bench/latency.ts` needs a build in dist/.)
  *
@@ -22,7 +23,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startTcpProxy } from '../test/support/tcp-proxy';
 import { requireCli, runCli, runFetchmail, runMpop, runRawFloor, sha256, type Target } from './clients';
@@ -48,6 +49,8 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '1' },
     'out-root': { type: 'string' },
     'server-root': { type: 'string' },
+    /** Another build of the CLI to run in place of dist/pop3-poller.js (an A/B by hand). */
+    bin: { type: 'string' },
   },
   strict: true,
 });
@@ -80,7 +83,9 @@ async function main(): Promise<void> {
   const once = async (who: Client): Promise<RunResult> => {
     const messages = seedMailbox(server, makeMessages(count, size, run * count));
     const dir = join(work, `${who}-${++run}`);
-    if (who === 'cli') return runCli(target, dir, new Set(messages.map(sha256)));
+    if (who === 'cli') {
+      return runCli(target, dir, new Set(messages.map(sha256)), args.bin ? { bin: resolve(args.bin) } : {});
+    }
     if (who === 'mpop') return runMpop(target, dir, count);
     if (who === 'raw') return runRawFloor(target, count, size);
     return runFetchmail(target, dir, count);
