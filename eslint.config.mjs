@@ -19,8 +19,9 @@ const MAY_IMPORT = {
   poller: ['pop3'],
   registry: ['poller', 'pop3'],
   adapters: ['poller', 'registry', 'pop3'],
-  // The wiring may import the rest of functions/, but a Lambda bundle never pulls in the CLI.
-  handlers: (other) => other !== 'cli',
+  // The wiring may import the rest of functions/, but a Lambda bundle never pulls in the CLI or
+  // the fake POP3 server (demo and tests only).
+  handlers: (other) => other !== 'cli' && other !== 'fake-pop3',
   cli: () => true,
 };
 /** Directories that may use the AWS SDK and the Lambda libraries. */
@@ -72,6 +73,22 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  {
+    // Node 20's recursive mkdir never returns on a path under /proc (it retries ENOENT for ever):
+    // the product creates directories with functions/adapters/make-directory.ts instead.
+    files: ['functions/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "CallExpression:matches([callee.name=/^mkdir(Sync)?$/], [callee.property.name=/^mkdir(Sync)?$/]) > ObjectExpression > Property[key.name='recursive']",
+          message:
+            'mkdir with `recursive` can loop for ever (Node 20, paths under /proc): use makeDirectory from functions/adapters/make-directory.ts.',
+        },
+      ],
     },
   },
   ...FUNCTIONS.map(inwardImports),

@@ -1,11 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, linkSync, openSync, unlinkSync, writeSync } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { closeSync, createReadStream, linkSync, openSync, unlinkSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { hashedBuffers, type ArchiveItem, type ArchiveStore, type StoredObject } from '../poller/ports';
-import { ArchiveError } from './errors';
+import { ArchiveError, localPathError } from './errors';
 import { fsyncInPool } from './fsync';
+import { makeDirectory } from './make-directory';
+import { writeFullySync } from './write-fully';
 
 /**
  * Archives messages as files under a directory, for the CLI and local runs: `<dir>/<item.key>`,
@@ -25,6 +27,12 @@ import { fsyncInPool } from './fsync';
  * If the target already exists, it is hashed: identical → `alreadyExisted`, different → an
  * `ArchiveError` and the existing file is left as it was. The directory must be on a file system
  * with hard links (any local POSIX file system).
+ *
+ * A file-system failure (permission, read-only or full file system, a file where a directory
+ * belongs, a path under /proc) fails the put at once with an `ArchiveError` whose one-line message
+ * names the archive directory, the OS error code and the path it happened at; it is `retryable`
+ * only for a full disk and the like (errors.ts). No step is retried; directories are created in a
+ * bounded number of steps (make-directory.ts).
  *
  * Performance (measured with bench/cli-drain.ts): concurrent puts share work without weakening
  * any of the above. A directory is created (and its new entries fsync'd) once per store rather
@@ -69,10 +77,9 @@ export class DirectoryArchiveStore implements ArchiveStore {
     const target = this.pathFor(item.key);
     const expected = item.sha256.toLowerCase();
     const parent = dirname(target);
-    await this.directoryReady(parent);
-
     const temp = join(parent, `.${basename(target)}.${this.tempPrefix}.${++this.tempCounter}.tmp`);
     try {
+      await this.directoryReady(parent);
       const written = await writeHashed(temp, item);
       if (written.size !== item.size || written.sha256 !== expected) {
         throw new ArchiveError(
@@ -102,12 +109,26 @@ export class DirectoryArchiveStore implements ArchiveStore {
       // The directory may have been removed under us: the next put makes it again.
       this.directories.delete(parent);
       if (error instanceof ArchiveError) throw error;
-      throw new ArchiveError(
-        'unavailable',
-        item.key,
-        `writing ${item.key} under ${this.root} failed: ${(error as Error).message}`,
-        { cause: error },
+      if (typeof (error as NodeJS.ErrnoException).code !== 'string') {
+        // Not the file system's: the item's body stream failed (the spool).
+        throw new ArchiveError(
+          'unavailable',
+          item.key,
+          `writing ${item.key} under ${this.root} failed: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+      // A temporary file's name means nothing to the user: name the directory it was to go in.
+      const failed = error as NodeJS.ErrnoException;
+      const local = localPathError(
+        'archive directory',
+        this.root,
+        failed.path === temp ? { code: failed.code, path: parent } : error,
       );
+      throw new ArchiveError('unavailable', item.key, local.message, {
+        cause: error,
+        retryable: local.retryable,
+      });
     }
   }
 
@@ -119,7 +140,7 @@ export class DirectoryArchiveStore implements ArchiveStore {
   private directoryReady(dir: string): Promise<void> {
     let ready = this.directories.get(dir);
     if (!ready) {
-      ready = mkdir(dir, { recursive: true, mode: 0o700 }).then((firstCreated) =>
+      ready = makeDirectory(dir).then((firstCreated) =>
         firstCreated === undefined ? undefined : syncParents(dir, firstCreated),
       );
       this.directories.set(dir, ready);
@@ -192,7 +213,9 @@ async function writeHashed(path: string, item: ArchiveItem): Promise<{ sha256: s
   try {
     // A message held in memory is written as is, without a stream (`bytes`, when given): a small
     // synchronous step, where a for-await over a stream per message cost CPU (and JIT time).
-    const written = item.bytes ? writeBytes(fd, item.bytes, item.size) : await writeStream(fd, item);
+    const written = item.bytes
+      ? writeBytes(fd, path, item.bytes, item.size)
+      : await writeStream(fd, path, item);
     await fsyncInPool(fd);
     return written;
   } finally {
@@ -204,13 +227,22 @@ async function writeHashed(path: string, item: ArchiveItem): Promise<{ sha256: s
  * Hashes and writes one buffer (nothing, if it is longer than declared: the size check fails). A
  * buffer hashed already, over exactly its bytes (`hashedBuffers`, the spool's), is not hashed again.
  */
-function writeBytes(fd: number, bytes: Buffer, declaredSize: number): { sha256: string; size: number } {
+function writeBytes(
+  fd: number,
+  path: string,
+  bytes: Buffer,
+  declaredSize: number,
+): { sha256: string; size: number } {
   const sha256 = hashedBuffers.get(bytes) ?? createHash('sha256').update(bytes).digest('hex');
-  if (bytes.length <= declaredSize) writeFully(fd, bytes);
+  if (bytes.length <= declaredSize) writeFullySync(fd, bytes, path);
   return { sha256, size: bytes.length };
 }
 
-async function writeStream(fd: number, item: ArchiveItem): Promise<{ sha256: string; size: number }> {
+async function writeStream(
+  fd: number,
+  path: string,
+  item: ArchiveItem,
+): Promise<{ sha256: string; size: number }> {
   const hash = createHash('sha256');
   let size = 0;
   for await (const chunk of item.body()) {
@@ -220,14 +252,9 @@ async function writeStream(fd: number, item: ArchiveItem): Promise<{ sha256: str
     size += bytes.length;
     // Stop at once if the stream runs past the declared size, rather than fill the disk.
     if (size > item.size) break;
-    writeFully(fd, bytes);
+    writeFullySync(fd, bytes, path);
   }
   return { sha256: hash.digest('hex'), size };
-}
-
-/** A short write (a full disk) must not pass for a complete one: the hash covers all of `bytes`. */
-function writeFully(fd: number, bytes: Uint8Array): void {
-  for (let offset = 0; offset < bytes.length;) offset += writeSync(fd, bytes, offset, bytes.length - offset);
 }
 
 async function hashFile(path: string): Promise<{ sha256: string; size: number }> {

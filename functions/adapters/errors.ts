@@ -78,3 +78,87 @@ export function isArchiveError(value: unknown): value is ArchiveError {
 export function isCredentialError(value: unknown): value is CredentialError {
   return value instanceof CredentialError;
 }
+
+/**
+ * OS error codes of local file systems that a later attempt can get past without a person: a full
+ * disk or quota, too many open files, a busy or interrupted call. Every other code (EACCES, EPERM,
+ * EROFS, ENOENT, ENOTDIR, EISDIR, ELOOP, ENAMETOOLONG, EIO, …) stays until someone changes the path,
+ * its permissions or the mount.
+ */
+const TEMPORARY_ERRNOS = new Set(['ENOSPC', 'EDQUOT', 'EMFILE', 'ENFILE', 'EAGAIN', 'EBUSY', 'EINTR']);
+
+/** What each common code means, in the words a user reads after the path. */
+const ERRNO_TEXT: Readonly<Record<string, string>> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'not a directory',
+  EISDIR: 'is a directory',
+  ELOOP: 'too many symbolic links',
+  ENAMETOOLONG: 'name too long',
+  EIO: 'input/output error',
+  EMFILE: 'too many open files',
+  ENFILE: 'too many open files in the system',
+};
+
+/**
+ * A local path (archive directory, events file, keep-mode state, spool, secret file) that could not
+ * be created, written or synced. The message is one line: what the path is for, the path, the OS
+ * error code and its meaning, and the path the call failed on when that is another one (a parent
+ * directory, a temporary file). `retryable` for a full disk and the like (see TEMPORARY_ERRNOS).
+ * Its `code` is `EPATH`, except where the path holds something with a code of its own: `ESTATE`
+ * for the keep-mode state (as the S3 state store reports it).
+ */
+export class LocalPathError extends Error {
+  override readonly name = 'LocalPathError';
+  readonly code: 'EPATH' | 'ESTATE';
+  readonly retryable: boolean;
+
+  constructor(
+    /** What the path is for, e.g. `archive directory`. */
+    readonly what: string,
+    readonly path: string,
+    /** The OS error code, e.g. `EACCES`; `EUNKNOWN` when the cause carried none. */
+    readonly errno: string,
+    message: string,
+    options: { cause?: unknown; code?: 'EPATH' | 'ESTATE' } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = options.code ?? 'EPATH';
+    this.retryable = TEMPORARY_ERRNOS.has(errno);
+  }
+}
+
+/**
+ * Wraps a file-system failure at `path` (used for `what`) in a LocalPathError; one already made is
+ * returned as it is. `error.detail`, when set (see make-directory.ts), replaces the code's usual
+ * meaning; the path the call failed on is named when it differs from `path`.
+ */
+export function localPathError(
+  what: string,
+  path: string,
+  error: unknown,
+  code: 'EPATH' | 'ESTATE' = 'EPATH',
+): LocalPathError {
+  if (error instanceof LocalPathError) return error;
+  const e = (error ?? {}) as {
+    code?: unknown;
+    path?: unknown;
+    detail?: unknown;
+    message?: unknown;
+  };
+  const errno = typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code) ? e.code : 'EUNKNOWN';
+  const meaning =
+    typeof e.detail === 'string'
+      ? e.detail
+      : (ERRNO_TEXT[errno] ?? (typeof e.message === 'string' ? e.message.split('\n')[0] : 'failed'));
+  const at =
+    typeof e.detail !== 'string' && typeof e.path === 'string' && e.path !== path ? ` (at ${e.path})` : '';
+  return new LocalPathError(what, path, errno, `${what} ${path}: ${errno}, ${meaning}${at}`, {
+    cause: error,
+    code,
+  });
+}

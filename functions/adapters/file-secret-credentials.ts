@@ -1,16 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { CredentialError } from './errors';
+import { CredentialError, localPathError } from './errors';
 import { SecretDocumentCredentials, type SecretDocumentOptions } from './secret-document';
 import { lookupAccount } from './per-account';
+import { writeFullySync } from './write-fully';
 
 /**
  * The CLI's `secretFile` accounts: the account secret as a local JSON file, in the same format as a
  * Secrets Manager secret (secret-document.ts) — a password, or an `oauth2` block. A refresh token
  * rotated by the provider is written back into the file (atomically: a temporary file beside it,
  * fsync'd, renamed over it, keeping the file's mode); if that fails the run goes on with the new
- * token in memory, and the warning says so.
+ * token in memory, and the warning says so, naming the file and the OS error (one line, nothing of
+ * the file's content), and no temporary file is left behind.
  *
  * Errors name the account and the file, never its content.
  */
@@ -47,21 +49,30 @@ export class FileSecretCredentials extends SecretDocumentCredentials {
   }
 
   protected async write(file: string, text: string): Promise<void> {
-    const mode = (await stat(file)).mode & 0o777;
     const temp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-    const handle = await open(temp, 'wx', 0o600);
+    let created = false;
     try {
-      await handle.writeFile(`${text}\n`, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
+      const mode = (await stat(file)).mode & 0o777;
+      const handle = await open(temp, 'wx', 0o600);
+      created = true;
+      try {
+        writeFullySync(handle.fd, Buffer.from(`${text}\n`, 'utf8'), temp);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
       await chmod(temp, mode);
       await rename(temp, file);
     } catch (error) {
-      await unlink(temp).catch(() => undefined);
-      throw error;
+      // A full disk mid-write must not leave a partial copy of the secret beside the file.
+      if (created) await unlink(temp).catch(() => undefined);
+      // The temporary name means nothing to the user: name the directory it was to go in.
+      const failed = error as NodeJS.ErrnoException;
+      throw localPathError(
+        'secret file',
+        file,
+        failed.path === temp ? { code: failed.code, path: dirname(file) } : error,
+      );
     }
   }
 }

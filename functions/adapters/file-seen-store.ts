@@ -1,18 +1,25 @@
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SeenUidlStore } from '../poller/ports';
+import { localPathError } from './errors';
+import { makeDirectory } from './make-directory';
+import { writeFullySync } from './write-fully';
 
 /**
  * Keep-mode state on the local disk: per account, an append-only JSON-lines file of archived UIDLs
  * (`{"u": uidl, "t": iso-time}`) and forgotten ones (`{"f": uidl}`). Each `add` is appended and
  * fsync'd as messages complete, so an interrupted run keeps its progress. The file is compacted
  * when forgotten entries outnumber live ones.
+ *
+ * A file-system failure is thrown as a `LocalPathError` (code `ESTATE`, one line naming the state
+ * directory and the OS error; retryable only for a full disk and the like): the workflow then keeps
+ * the message on the server, and the next run fetches it again.
  */
 export class FileSeenStore implements SeenUidlStore {
   constructor(private readonly dir: string) {}
 
   async seen(accountId: string, uidls: readonly string[]): Promise<ReadonlyMap<string, Date>> {
-    const known = await this.load(accountId);
+    const known = await this.guard(() => this.load(accountId));
     const out = new Map<string, Date>();
     for (const uidl of uidls) {
       const at = known.entries.get(uidl);
@@ -23,20 +30,33 @@ export class FileSeenStore implements SeenUidlStore {
 
   async add(accountId: string, uidls: readonly string[], at: Date): Promise<void> {
     const t = at.toISOString();
-    await this.append(
-      accountId,
-      uidls.map((u) => JSON.stringify({ u, t })),
+    await this.guard(() =>
+      this.append(
+        accountId,
+        uidls.map((u) => JSON.stringify({ u, t })),
+      ),
     );
   }
 
   async forget(accountId: string, uidls: readonly string[]): Promise<void> {
     if (uidls.length === 0) return;
-    await this.append(
-      accountId,
-      uidls.map((f) => JSON.stringify({ f })),
-    );
-    const state = await this.load(accountId);
-    if (state.lines > 2 * state.entries.size + 100) await this.compact(accountId, state.entries);
+    await this.guard(async () => {
+      await this.append(
+        accountId,
+        uidls.map((f) => JSON.stringify({ f })),
+      );
+      const state = await this.load(accountId);
+      if (state.lines > 2 * state.entries.size + 100) await this.compact(accountId, state.entries);
+    });
+  }
+
+  /** Runs a file-system step, turning its failure into one line about the state directory. */
+  private async guard<T>(step: () => Promise<T>): Promise<T> {
+    try {
+      return await step();
+    } catch (error) {
+      throw localPathError('keep-mode state directory', this.dir, error, 'ESTATE');
+    }
   }
 
   private file(accountId: string): string {
@@ -70,10 +90,12 @@ export class FileSeenStore implements SeenUidlStore {
 
   private async append(accountId: string, lines: readonly string[]): Promise<void> {
     if (lines.length === 0) return;
-    await mkdir(this.dir, { recursive: true });
-    const handle = await open(this.file(accountId), 'a', 0o600);
+    await makeDirectory(this.dir);
+    const file = this.file(accountId);
+    const handle = await open(file, 'a', 0o600);
     try {
-      await handle.write(`${lines.join('\n')}\n`);
+      // All of it or an error (a short write on a nearly full disk is continued, not dropped).
+      writeFullySync(handle.fd, Buffer.from(`${lines.join('\n')}\n`, 'utf8'), file);
       await handle.sync();
     } finally {
       await handle.close();
@@ -84,12 +106,18 @@ export class FileSeenStore implements SeenUidlStore {
     const tmp = `${this.file(accountId)}.${process.pid}.tmp`;
     const handle = await open(tmp, 'w', 0o600);
     try {
-      const body = [...entries].map(([u, t]) => JSON.stringify({ u, t: t.toISOString() })).join('\n');
-      await handle.write(body ? `${body}\n` : '');
-      await handle.sync();
-    } finally {
-      await handle.close();
+      try {
+        const body = [...entries].map(([u, t]) => JSON.stringify({ u, t: t.toISOString() })).join('\n');
+        writeFullySync(handle.fd, Buffer.from(body ? `${body}\n` : '', 'utf8'), tmp);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(tmp, this.file(accountId));
+    } catch (error) {
+      // A full disk mid-compaction: the appended file is still whole; drop the partial copy.
+      await rm(tmp, { force: true });
+      throw error;
     }
-    await rename(tmp, this.file(accountId));
   }
 }

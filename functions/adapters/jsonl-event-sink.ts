@@ -1,9 +1,11 @@
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { PollEvent } from '../poller/events';
 import type { EventSink, PublishOutcome } from '../poller/ports';
+import { localPathError } from './errors';
 import type { PublishFailure } from './eventbridge-sink';
 import { fsyncInPool } from './fsync';
+import { writeFullySync } from './write-fully';
 
 /**
  * Writes events as JSON Lines, one `{ id, source, detailType, time, detail }` object per line, for
@@ -21,7 +23,10 @@ import { fsyncInPool } from './fsync';
  * pays tens of fsyncs instead of hundreds. A failed write or fsync fails every call in its group.
  *
  * A write failure is not thrown: all the call's event ids come back in `failedIds` (as with the
- * EventBridge sink) and `onFailure` is told why.
+ * EventBridge sink) and `onFailure` is told why: for a file, the OS error code (`EACCES`, `ENOSPC`,
+ * …) and one line naming the events file and the error (errors.ts `localPathError`). The file's
+ * directory must exist (the CLI creates it before a run). Nothing is retried here: the workflow
+ * keeps the messages whose events failed on the server for the next run.
  */
 
 export type JsonLinesEventSinkOptions = ({ readonly file: string } | { readonly stdout: true }) & {
@@ -53,10 +58,14 @@ export class JsonLinesEventSink implements EventSink {
       return { failedIds: [] };
     } catch (error) {
       const ids = events.map((e) => e.id);
+      const message =
+        'file' in this.options
+          ? localPathError('events file', this.options.file, error).message
+          : `events to stdout: ${(error as Error).message}`;
       this.options.onFailure?.({
         ids,
         errorCode: (error as NodeJS.ErrnoException).code ?? 'EWRITE',
-        errorMessage: (error as Error).message,
+        errorMessage: message,
       });
       return { failedIds: ids };
     }
@@ -94,9 +103,7 @@ async function appendAndSync(path: string, text: string): Promise<void> {
   const fd = openSync(path, 'a', 0o600);
   try {
     // `a` (O_APPEND): every write lands at the end of the file, whatever else appends to it.
-    for (let offset = 0; offset < bytes.length;) {
-      offset += writeSync(fd, bytes, offset, bytes.length - offset);
-    }
+    writeFullySync(fd, bytes, path);
     await fsyncInPool(fd);
   } finally {
     closeSync(fd);

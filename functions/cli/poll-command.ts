@@ -4,6 +4,7 @@ import { OAuth2TokenProvider } from '../adapters/oauth2-token-provider';
 import { pollAccounts } from '../poller/poll-accounts';
 import { commandArgs, selectAccounts, UsageError } from './command-args';
 import type { CliConfig } from './config';
+import { checkLocalPaths, reportLocalPathError } from './local-paths';
 import { exitCode, formatProgress, formatResults } from './report';
 import { stopOnSignals } from './stop-signals';
 import { wire } from './wiring';
@@ -20,6 +21,11 @@ export const POLL_OPTIONS = { every: { type: 'string' } } as const;
  * are read again and a rotated password is picked up; OAuth 2.0 tokens are kept across passes
  * until they near expiry. A signal during a pass stops it gracefully (stop-signals.ts); during the
  * wait it ends the loop at once. The exit status is the last pass's.
+ *
+ * Each pass first checks that the archive directory, events file and keep-mode state can be
+ * written (local-paths.ts), before any login: a path that cannot be is one line on stderr and exit
+ * 2 (with `--every`, the loop ends: the config must change), or 75 for a full disk (with
+ * `--every`, the next pass tries again).
  */
 export async function poll(args: readonly string[]): Promise<number> {
   const parsed = commandArgs('poll', args, POLL_OPTIONS);
@@ -35,7 +41,7 @@ export async function poll(args: readonly string[]): Promise<number> {
       code = await pass(parsed.config, parsed.accounts, stop.signal, tokens, live, (results) =>
         report(results, { started, every, json: parsed.json, warned }),
       );
-      if (every === undefined || stop.signal.aborted) return code;
+      if (every === undefined || stop.signal.aborted || code === 2) return code;
       due = Math.max(due + every * 1000, Date.now());
       try {
         await sleep(due - Date.now(), undefined, { signal: stop.signal });
@@ -56,6 +62,13 @@ async function pass(
   live: boolean,
   report: (results: Awaited<ReturnType<typeof pollAccounts>>) => void,
 ): Promise<number> {
+  try {
+    await checkLocalPaths(config);
+  } catch (error) {
+    const code = reportLocalPathError(error);
+    if (code === undefined) throw error;
+    return code;
+  }
   const { accounts, deps } = await wire(config, { tokens });
   const limits = config.limits ?? {};
   const results = await pollAccounts(selectAccounts(accounts, ids), deps, {

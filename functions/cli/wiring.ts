@@ -57,8 +57,7 @@ export async function wireCheck(
   config: CliConfig,
   options: WiringOptions = {},
 ): Promise<{ accounts: AccountConfig[]; deps: CheckDependencies }> {
-  const stateDir =
-    config.stateDir ?? ('dir' in config.archive ? join(config.archive.dir, '.state') : '.pop3-poller-state');
+  const stateDir = stateDirOf(config);
   return {
     accounts: config.accounts.map(toAccountConfig),
     deps: {
@@ -66,6 +65,13 @@ export async function wireCheck(
       seen: new FileSeenStore(stateDir),
     },
   };
+}
+
+/** Where keep-mode state lives: `stateDir`, else `<archive dir>/.state`, else `./.pop3-poller-state`. */
+export function stateDirOf(config: CliConfig): string {
+  return (
+    config.stateDir ?? ('dir' in config.archive ? join(config.archive.dir, '.state') : '.pop3-poller-state')
+  );
 }
 
 function toAccountConfig(a: CliAccount): AccountConfig {
@@ -117,7 +123,19 @@ async function archiveStore(config: CliConfig): Promise<ArchiveStore> {
 
 async function eventSink(config: CliConfig): Promise<EventSink> {
   const { events } = config;
-  if ('file' in events) return new JsonLinesEventSink({ file: events.file });
+  if ('file' in events) {
+    // The workflow reports an unpublished event by its id; the path and the OS error are said
+    // here, once per distinct failure (one line, not one per message).
+    const said = new Set<string>();
+    return new JsonLinesEventSink({
+      file: events.file,
+      onFailure: ({ errorMessage }) => {
+        if (!errorMessage || said.has(errorMessage)) return;
+        said.add(errorMessage);
+        process.stderr.write(`pop3-poller: ${errorMessage}\n`);
+      },
+    });
+  }
   if ('stdout' in events) return new JsonLinesEventSink({ stdout: true });
   const { EventBridgeClient } = require('@aws-sdk/client-eventbridge') as typeof EventBridgeSdk;
   const { EventBridgeSink } = require('../adapters/eventbridge-sink') as typeof EventBridgeSinkModule;

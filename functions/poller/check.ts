@@ -63,7 +63,7 @@ export async function checkAccount(
   const started = clock.now().getTime();
   let found: Omit<CheckResult, 'accountId' | 'status' | 'durationMs' | 'error'> = {};
   try {
-    const { client } = await openSession(account, deps, options, (connection) => {
+    const { session } = await openSession(account, deps, options, (connection) => {
       found = {
         server: {
           host: connection.host,
@@ -74,26 +74,23 @@ export async function checkAccount(
       };
     });
     try {
-      const capabilities = client.capabilities;
       found = {
         ...found,
-        server: { ...found.server!, ...(client.tlsProtocol ? { tlsProtocol: client.tlsProtocol } : {}) },
-        ...(client.loginMethod ? { loginMethod: client.loginMethod } : {}),
-        capabilities: capabilities.tags,
-        ...(capabilities.loginDelaySeconds !== undefined
-          ? { loginDelaySeconds: capabilities.loginDelaySeconds }
-          : {}),
+        server: { ...found.server!, ...(session.tlsProtocol ? { tlsProtocol: session.tlsProtocol } : {}) },
+        ...(session.loginMethod ? { loginMethod: session.loginMethod } : {}),
+        capabilities: session.capabilityTags,
+        ...(session.loginDelaySeconds !== undefined ? { loginDelaySeconds: session.loginDelaySeconds } : {}),
       };
-      const { count, size } = await client.stat();
+      const { count, size } = await session.stat();
       found = { ...found, messages: count, octets: size };
       if (found.mode === 'keep') {
-        const listing = await listMailbox(client);
+        const listing = await listMailbox(session);
         const { fresh } = await splitKeepMode(account, listing, deps.seen, clock.now());
         found = { ...found, newMessages: fresh.length };
       }
-      await client.quit();
+      await session.quit();
     } finally {
-      client.destroy();
+      session.abort();
     }
     return { accountId: account.id, status: 'ok', ...found, durationMs: clock.now().getTime() - started };
   } catch (error) {

@@ -35,5 +35,14 @@ export {
   type ProviderName,
   type ProviderPreset,
 } from './providers';
-export { openSession, resolveConnection, type Connection, type OpenSession } from './session';
+export { Pop3MailboxSession } from './pop3-mailbox';
+export {
+  openSession,
+  pop3Mailbox,
+  resolveConnection,
+  type Connection,
+  type OpenSession,
+  type SessionDependencies,
+  type SessionOptions,
+} from './session';
 export { Spool } from './spool';

@@ -1,8 +1,7 @@
-import type { Pop3Client } from '../pop3';
 import type { AccountConfig } from './account';
 import { normaliseUidl } from './archive-key';
 import { PollError } from './errors';
-import type { SeenUidlStore } from './ports';
+import type { MailboxSession, MailboxUid, SeenUidlStore } from './ports';
 
 /**
  * What is in a mailbox and, in keep mode, what of it is new: the listing a poll plans from and a
@@ -30,11 +29,11 @@ export interface Listing {
 }
 
 /** LIST and UIDL, sent together when the server pipelines. */
-export async function listMailbox(client: Pop3Client): Promise<Listing> {
+export async function listMailbox(session: MailboxSession): Promise<Listing> {
   const [list, uidl] = await Promise.all([
-    client.list(),
-    client.uidl().catch((error: unknown) => {
-      if (client.state === 'closed') throw error;
+    session.list(),
+    session.uidl().catch((error: unknown) => {
+      if (!session.isOpen) throw error;
       return undefined; // a server without UIDL
     }),
   ]);
@@ -83,7 +82,7 @@ export async function splitKeepMode(
 }
 
 /** Message number → UIDL, leaving out empty UIDLs and any given to more than one message. */
-function uniqueUidls(entries: ReadonlyArray<{ messageNumber: number; uid: string }>): Map<number, string> {
+function uniqueUidls(entries: readonly MailboxUid[]): Map<number, string> {
   const count = new Map<string, number>();
   for (const e of entries) count.set(e.uid, (count.get(e.uid) ?? 0) + 1);
   const out = new Map<number, string>();

@@ -1,6 +1,8 @@
 import type { Readable } from 'node:stream';
+import type { AuthMethod } from '../pop3';
 import type { AccountConfig, AccountSecret } from './account';
 import type { PollEvent } from './events';
+import type { ProviderPreset } from './providers';
 
 /**
  * The ports the poll workflow talks through. The workflow imports no AWS SDK and touches no file
@@ -103,3 +105,83 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => new Date() };
+
+/**
+ * The mailbox, as the poll workflow sees it: one logged-in session on the server, with only what
+ * the workflow needs. Implemented over the POP3 client (pop3-mailbox.ts); the workflow's own files
+ * (account-run.ts, poll-session.ts and the pieces they use) know nothing else of POP3.
+ *
+ * Commands may be issued without awaiting earlier ones; replies come back in order (RFC 2449 §6.6
+ * PIPELINING where the server has it). Nothing marked deleted is removed until `quit` (RFC 1939 §6).
+ */
+export interface MailboxSession {
+  /** False once the connection is gone: nothing more can be fetched or deleted in this session. */
+  readonly isOpen: boolean;
+  /** RFC 2449 §6.5 LOGIN-DELAY: seconds the server wants between logins, when it says. */
+  readonly loginDelaySeconds: number | undefined;
+  /** RFC 2449 §6.7 EXPIRE: days the server keeps retrieved mail (0: removed at the session's end). */
+  readonly expireDays: number | undefined;
+  /** Largest message the session retrieves; the RETR of a larger one fails part-way. */
+  readonly maxMessageBytes: number;
+  /** The session's own error for a message over `maxMessageBytes` by its LIST size. */
+  tooLarge(messageNumber: number, size: number): Error;
+
+  stat(): Promise<MailboxStatus>;
+  list(): Promise<readonly MailboxEntry[]>;
+  /** Rejects at a server without UIDL (optional in RFC 1939 §7); check `isOpen` to tell. */
+  uidl(): Promise<readonly MailboxUid[]>;
+  /** RETR: resolves at the server's `+OK`; the bodies must be read in the order requested. */
+  retr(messageNumber: number): Promise<MessageBody>;
+  /** Marks a message deleted; it is removed only by a successful `quit` (RFC 1939 §6). */
+  dele(messageNumber: number): Promise<void>;
+  /** Ends the session; the server then removes what was marked deleted (RFC 1939 §6). */
+  quit(): Promise<void>;
+  /** Drops the connection without QUIT: the server removes nothing (RFC 1939 §6). */
+  abort(): void;
+
+  /** For reports: capability tags after login, the TLS version, and how the session logged in. */
+  readonly capabilityTags: readonly string[];
+  readonly tlsProtocol: string | undefined;
+  readonly loginMethod: AuthMethod | undefined;
+}
+
+export interface MailboxStatus {
+  readonly count: number;
+  readonly size: number;
+}
+
+export interface MailboxEntry {
+  readonly messageNumber: number;
+  /** The LIST size: a hint (servers get it wrong), good enough for budgets. */
+  readonly size: number;
+}
+
+export interface MailboxUid {
+  readonly messageNumber: number;
+  readonly uid: string;
+}
+
+/** The bytes of one retrieved message, as they arrive (Buffers, never strings). */
+export interface MessageBody extends AsyncIterable<Buffer> {
+  /**
+   * Optional fast path: takes the first bytes, up to `limit`, directly (see spool.ts); `ended`
+   * says whether they are the whole message, and the rest then comes through iteration.
+   */
+  collect?(limit: number): Promise<{ parts: Buffer[]; size: number; ended: boolean }>;
+}
+
+/**
+ * Where a run opens its sessions: logs in for the account (with the one token refresh on a
+ * rejected access token) and says what the login resolved.
+ */
+export interface Mailbox {
+  open(): Promise<MailboxLogin>;
+}
+
+export interface MailboxLogin {
+  readonly session: MailboxSession;
+  /** The provider preset that applies (its `partialListing` makes a run drain in sessions). */
+  readonly preset: ProviderPreset | undefined;
+  /** The login may never delete (Gmail `recent:`): the account runs in keep mode. */
+  readonly keepOnly: boolean;
+}

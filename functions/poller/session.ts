@@ -1,14 +1,15 @@
 import { isPop3Error, Pop3Client, type Pop3ClientOptions, type Pop3Timeouts, type TlsMode } from '../pop3';
 import type { AccountConfig, AccountSecret } from './account';
 import { PollError } from './errors';
-import type { CredentialSource } from './ports';
+import { Pop3MailboxSession } from './pop3-mailbox';
+import type { CredentialSource, Mailbox, MailboxSession } from './ports';
 import { isKeepOnlyLogin, providerPreset, type ProviderPreset } from './providers';
 
 /**
  * Opening a logged-in POP3 session for an account: where to connect (the secret, the account and
  * the provider preset combined), with which client options, and the one token refresh on a
  * rejected access token. Shared by the poll workflow and `check`, so that a check logs in exactly
- * as a poll would.
+ * as a poll would. The session is handed out as the mailbox port (ports.ts), over the POP3 client.
  */
 
 /** Where and how to connect, once the secret, the account and the provider preset are combined. */
@@ -38,8 +39,22 @@ export interface SessionOptions {
 }
 
 export interface OpenSession {
-  readonly client: Pop3Client;
+  readonly session: MailboxSession;
   readonly connection: Connection;
+}
+
+/** The mailbox port for a poll of `account`: each `open` is one `openSession`. */
+export function pop3Mailbox(
+  account: AccountConfig,
+  deps: SessionDependencies,
+  options: SessionOptions = {},
+): Mailbox {
+  return {
+    open: async () => {
+      const { session, connection } = await openSession(account, deps, options);
+      return { session, preset: connection.preset, keepOnly: connection.keepOnly };
+    },
+  };
 }
 
 /**
@@ -59,7 +74,7 @@ export async function openSession(
     const connection = resolveConnection(account, secret);
     onConnection?.(connection);
     const client = await connect(clientOptions(account, secret, connection, options));
-    return { client, connection };
+    return { session: new Pop3MailboxSession(client, options.maxMessageBytes), connection };
   };
   const secret = await deps.credentials.credentials(account);
   try {

@@ -4,6 +4,7 @@ import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { PollError } from './errors';
 import { hashedBuffers } from './ports';
 
 /**
@@ -81,8 +82,8 @@ export class Spool {
       handle = undefined;
     } catch (error) {
       await handle?.close().catch(() => {});
-      if (path) await rm(path, { force: true });
-      throw error;
+      if (path) await rm(path, { force: true }).catch(() => {});
+      throw spoolError(error, options.dir);
     }
     const digest = hash.digest('hex');
     return path
@@ -149,6 +150,34 @@ async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
   let offset = 0;
   while (offset < chunk.length) {
     const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+    // write(2) returning 0 would repeat for ever: fail instead.
+    if (bytesWritten <= 0) {
+      throw Object.assign(new Error('EIO: no bytes could be written to a spool file'), {
+        code: 'EIO',
+        path: '',
+      });
+    }
     offset += bytesWritten;
   }
+}
+
+/** OS codes after which a later run can succeed (a full disk or quota, too many open files). */
+const TEMPORARY = new Set(['ENOSPC', 'EDQUOT', 'EMFILE', 'ENFILE', 'EAGAIN', 'EBUSY', 'EINTR']);
+
+/**
+ * A spool file that could not be made or written, as one line naming the spool directory and the
+ * OS error (`EARCHIVE`: the message cannot be stored, so it stays on the server). Errors that are
+ * not the file system's (the POP3 stream's own) pass through unchanged.
+ */
+function spoolError(error: unknown, dir: string | undefined): unknown {
+  // File-system errors carry the path they happened at; a socket's or the POP3 client's do not.
+  const e = error as { code?: unknown; path?: unknown; message?: unknown } | undefined;
+  const errno = typeof e?.code === 'string' && /^E[A-Z]+$/.test(e.code) ? e.code : undefined;
+  if (!errno || typeof e?.path !== 'string') return error;
+  const where = dir ?? join(tmpdir(), 'pop3-spool-*');
+  const what = String(e?.message ?? errno).split('\n')[0];
+  return new PollError('EARCHIVE', `spool directory ${where}: ${what}`, {
+    cause: error,
+    retryable: TEMPORARY.has(errno),
+  });
 }

@@ -127,8 +127,14 @@ export interface MessageFate {
   readonly events: ReadonlyArray<PollEvent<MessageArchivedDetail>>;
 }
 
+/** What the checks below read of a server: the messages in a user's mailbox, as delivered. */
+export interface MailboxView {
+  mailboxFiles(user?: string): Buffer[];
+}
+
 export interface PollWorld {
-  readonly server: DovecotServer;
+  /** A DovecotServer, or a backend of the core suite (poll-backends.ts). */
+  readonly server: MailboxView;
   readonly archive: MemoryArchive;
   readonly events: MemoryEventSink;
   readonly accountId: string;

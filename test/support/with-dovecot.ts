@@ -1,9 +1,11 @@
 import { dovecotAvailable } from './dovecot';
 
 /**
- * `describe` for suites that need a real Dovecot. Where Dovecot cannot run they are skipped, and
- * the global setup prints one line saying so; under `REQUIRE_DOVECOT=1` they always run (and fail
- * loudly if Dovecot is missing).
+ * Whether the real-server tests run: where Dovecot can run, and always under `REQUIRE_DOVECOT=1`
+ * (where a missing Dovecot then fails loudly). Elsewhere the global setup prints one line saying
+ * they are skipped.
  */
-export const describeWithDovecot: jest.Describe =
-  dovecotAvailable() || process.env.REQUIRE_DOVECOT === '1' ? describe : describe.skip;
+export const dovecotTestsRun: boolean = dovecotAvailable() || process.env.REQUIRE_DOVECOT === '1';
+
+/** `describe` for suites that need a real Dovecot: skipped where `dovecotTestsRun` is false. */
+export const describeWithDovecot: jest.Describe = dovecotTestsRun ? describe : describe.skip;

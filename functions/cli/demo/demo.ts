@@ -1,14 +1,15 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DirectoryArchiveStore } from '../../adapters/directory-archive-store';
 import { FileSeenStore } from '../../adapters/file-seen-store';
 import { JsonLinesEventSink } from '../../adapters/jsonl-event-sink';
 import { StaticCredentials } from '../../adapters/static-credentials';
+import { checkWritableDirectory } from '../../adapters/writable-path';
 import type { MessageArchivedDetail, PollEvent } from '../../poller/events';
 import { pollAccounts } from '../../poller/poll-accounts';
 import type { EventSink } from '../../poller/ports';
+import { reportLocalPathError } from '../local-paths';
 import { exitCode, formatBytes, formatResults } from '../report';
 import { startDemoServer } from './demo-server';
 import { sampleMessages } from './sample-mail';
@@ -19,15 +20,24 @@ import { makeSelfSignedCertificate } from './self-signed';
  * server (in this process) holds sample mail; the poller logs in over STLS with certificate
  * verification, archives each message into `<output>/archive`, appends events to
  * `<output>/events.jsonl`, and deletes what it archived. The same code path as a real poll.
+ *
+ * An output directory that cannot be written is found first, before the server starts: one line
+ * naming it and the OS error, exit 2 (75 for a full disk), as `poll` does (local-paths.ts).
  */
 export async function runDemo(outputDir: string): Promise<number> {
   const out = resolve(outputDir);
+  try {
+    await checkWritableDirectory('demo output directory', out);
+  } catch (error) {
+    const code = reportLocalPathError(error);
+    if (code === undefined) throw error;
+    return code;
+  }
   const certificate = makeSelfSignedCertificate();
   const password = randomBytes(12).toString('base64url');
   const messages = sampleMessages();
   const server = await startDemoServer({ username: 'demo', password, messages, certificate });
   const write = (text: string) => process.stdout.write(text);
-  await mkdir(out, { recursive: true });
   try {
     write(`Local POP3 server on 127.0.0.1:${server.port} with ${messages.length} sample messages (STLS).\n`);
     const fileSink = new JsonLinesEventSink({ file: join(out, 'events.jsonl') });

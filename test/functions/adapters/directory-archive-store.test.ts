@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,13 @@ import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { DirectoryArchiveStore } from '../../../functions/adapters/directory-archive-store';
 import { ArchiveError } from '../../../functions/adapters/errors';
+import { pollAccounts } from '../../../functions/poller/poll-accounts';
 import { hashedBuffers, type ArchiveItem } from '../../../functions/poller/ports';
+import { MemoryEventSink, StaticCredentials } from '../../support/memory-ports';
+import { describeAsRoot, fullTmpfs, readOnlyDir } from '../../support/mounts';
+import { makeMessages } from '../../support/poll-fixtures';
+import { SCRIPTED_PASSWORD, startScriptedMailbox } from '../../support/scripted-mailbox';
+import { tempDir } from '../../support/temp';
 
 const sha256Hex = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
@@ -200,5 +207,70 @@ describe('Class: DirectoryArchiveStore', () => {
     expect(error).toMatchObject({ reason: 'unavailable', code: 'EARCHIVE', retryable: true });
     expect((error as Error).message).toContain('spool read failed');
     expect(await filesUnder(dir)).toEqual([]);
+  });
+});
+
+/**
+ * Archive roots that cannot take a message, each failing with its own OS error. The store must
+ * fail fast with one line naming the root and the code (retryable only for a full disk), and the
+ * workflow must then leave every message on the server: none is DELE'd that was not stored.
+ */
+const BAD_ROOTS: Array<[errno: string, root: () => string, retryable: boolean]> = [
+  ['ENOENT', () => '/proc/pop3-poller-archive', false],
+  [
+    'ENOTDIR',
+    () => {
+      const root = tempDir('archive-enotdir-');
+      writeFileSync(join(root, 'support'), 'a file where the account directory belongs');
+      return root;
+    },
+    false,
+  ],
+  ['EROFS', () => readOnlyDir(), false],
+  ['ENOSPC', () => fullTmpfs(), true],
+];
+
+describeAsRoot('Class: DirectoryArchiveStore, on a root that cannot be written', () => {
+  it.each(BAD_ROOTS)(
+    '%s: put fails at once with one line naming the root',
+    async (errno, rootOf, retryable) => {
+      const root = rootOf();
+      const started = Date.now();
+
+      const error = await new DirectoryArchiveStore({ dir: root })
+        .put(itemOf(MESSAGE))
+        .catch((e: unknown) => e);
+
+      expect(Date.now() - started).toBeLessThan(1000);
+      expect(error).toBeInstanceOf(ArchiveError);
+      expect(error).toMatchObject({ code: 'EARCHIVE', reason: 'unavailable', retryable });
+      const message = (error as Error).message;
+      expect(message).toMatch(new RegExp(`^archive directory ${root}: ${errno}, `));
+      expect(message).not.toContain('\n');
+      if (errno === 'ENOSPC') expect(await filesUnder(root)).toEqual(['filler']); // no temp file left
+    },
+  );
+
+  it.each(BAD_ROOTS)('%s: a poll archives nothing and deletes nothing', async (errno, rootOf, retryable) => {
+    const messages = makeMessages(3, { bodyBytes: 20_000, batch: errno });
+    const mailbox = await startScriptedMailbox(messages);
+    const events = new MemoryEventSink();
+
+    const [result] = await pollAccounts(
+      [mailbox.account('support')],
+      {
+        credentials: new StaticCredentials({ support: { password: SCRIPTED_PASSWORD } }),
+        archive: new DirectoryArchiveStore({ dir: rootOf() }),
+        events,
+      },
+      { runId: `paths-${errno}` },
+    );
+
+    expect(result).toMatchObject({ status: 'failed', archived: 0, deleted: 0 });
+    expect(result!.messageErrors[0]).toMatchObject({ code: 'EARCHIVE', retryable });
+    expect(result!.messageErrors[0]!.message).toContain(`: ${errno}, `);
+    expect(events.ofType('Message Archived')).toEqual([]);
+    expect([...mailbox.live.values()].map((m) => m.bytes)).toEqual(messages);
+    expect(mailbox.server.received.texts().filter((l) => l.startsWith('DELE'))).toEqual([]);
   });
 });

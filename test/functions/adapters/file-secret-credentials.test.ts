@@ -5,6 +5,7 @@ import { CredentialError } from '../../../functions/adapters/errors';
 import { FileSecretCredentials } from '../../../functions/adapters/file-secret-credentials';
 import type { TokenProvider } from '../../../functions/adapters/oauth2';
 import { OAuth2TokenProvider } from '../../../functions/adapters/oauth2-token-provider';
+import { describeAsRoot, fullTmpfs, readOnlyDir } from '../../support/mounts';
 import { OAuthTestServer } from '../../support/oauth-server';
 
 /** The CLI's `secretFile`: the Secrets Manager document format in a local file, written back on rotation. */
@@ -150,4 +151,55 @@ describe('Class: FileSecretCredentials', () => {
     expect(error.message).toMatch(/SecretString is not valid JSON$/);
     expect(error.message).not.toContain('Zq7');
   });
+});
+
+describeAsRoot('Class: FileSecretCredentials, write-back to a file that cannot be rewritten', () => {
+  const secretIn = (fill: (dir: string) => void) => (where: 'EROFS' | 'ENOSPC') =>
+    where === 'EROFS' ? readOnlyDir(fill) : fullTmpfs('64k', fill);
+
+  it.each(['EROFS', 'ENOSPC'] as const)(
+    '%s: one warning naming the file and the error, the new token kept in memory, no temp file left',
+    async (errno) => {
+      oauth.rotateRefreshTokens = true;
+      const refreshToken = oauth.issueRefreshToken(CLIENT.id, 'support@example.com');
+      const document = JSON.stringify({
+        username: 'support@example.com',
+        oauth2: {
+          type: 'refresh_token',
+          tokenUrl: oauth.tokenUrl,
+          clientId: CLIENT.id,
+          clientSecret: CLIENT.secret,
+          refreshToken,
+        },
+      });
+      const root = secretIn((d) => writeFileSync(join(d, 'support.json'), document, { mode: 0o600 }))(errno);
+      const file = join(root, 'support.json');
+      const warnings: string[] = [];
+      const tokens = new OAuth2TokenProvider();
+      const source = new FileSecretCredentials({
+        files: { support: file },
+        tokens,
+        onWarning: (w) => warnings.push(w),
+      });
+
+      const secret = await source.credentials({ id: 'support' });
+
+      expect(secret.accessToken).toBe(oauth.issuedAccessTokens.at(-1));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(
+        new RegExp(
+          `^secret "${file}": the token endpoint issued a new refresh token that could not be stored ` +
+            `\\(secret file ${file}: ${errno}, [^)]*(\\([^)]*\\))?\\); the previous one is used until it expires$`,
+        ),
+      );
+      expect(warnings[0]).not.toContain(refreshToken);
+      expect(readFileSync(file, 'utf8')).toBe(document);
+      expect(readdirSync(root).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+      // Later in the run the rotated refresh token is presented.
+      tokens.clear();
+      await source.credentials({ id: 'support' });
+      expect(oauth.tokenRequests.map((r) => r.refresh_token)).toEqual([refreshToken, expect.any(String)]);
+      expect(oauth.tokenRequests[1]!.refresh_token).not.toBe(refreshToken);
+    },
+  );
 });

@@ -5,6 +5,11 @@ import { PassThrough } from 'node:stream';
 import type { PublishFailure } from '../../../functions/adapters/eventbridge-sink';
 import { JsonLinesEventSink } from '../../../functions/adapters/jsonl-event-sink';
 import type { PollEvent, PollSummaryDetail } from '../../../functions/poller/events';
+import { pollAccounts } from '../../../functions/poller/poll-accounts';
+import { MemoryArchive, StaticCredentials } from '../../support/memory-ports';
+import { describeAsRoot, fullTmpfs, readOnlyDir } from '../../support/mounts';
+import { makeMessages } from '../../support/poll-fixtures';
+import { SCRIPTED_PASSWORD, startScriptedMailbox } from '../../support/scripted-mailbox';
 
 function eventOf(n: number): PollEvent<PollSummaryDetail> {
   return {
@@ -98,6 +103,50 @@ describe('Class: JsonLinesEventSink', () => {
     const sink = new JsonLinesEventSink({ file: dir, onFailure: (f) => failures.push(f) });
 
     await expect(sink.publish([eventOf(1), eventOf(2)])).resolves.toEqual({ failedIds: ['id-1', 'id-2'] });
-    expect(failures).toEqual([expect.objectContaining({ ids: ['id-1', 'id-2'], errorCode: 'EISDIR' })]);
+    expect(failures).toEqual([
+      {
+        ids: ['id-1', 'id-2'],
+        errorCode: 'EISDIR',
+        errorMessage: `events file ${dir}: EISDIR, is a directory`,
+      },
+    ]);
+  });
+});
+
+describeAsRoot('Class: JsonLinesEventSink, on a file system that cannot take the events', () => {
+  it.each([
+    ['EROFS', () => join(readOnlyDir(), 'events.jsonl')],
+    ['ENOSPC', () => join(fullTmpfs(), 'events.jsonl')],
+  ])('%s: every id failed, one line naming the file, and a poll deletes nothing', async (errno, fileOf) => {
+    const file = fileOf();
+    const failures: PublishFailure[] = [];
+    const sink = new JsonLinesEventSink({ file, onFailure: (f) => failures.push(f) });
+
+    await expect(sink.publish([eventOf(1)])).resolves.toEqual({ failedIds: ['id-1'] });
+    expect(failures).toEqual([
+      {
+        ids: ['id-1'],
+        errorCode: errno,
+        errorMessage: expect.stringMatching(new RegExp(`^events file ${file}: ${errno}, [^\n]+$`)),
+      },
+    ]);
+
+    // The workflow: archived, but the event failed, so no DELE; the message stays on the server.
+    const messages = makeMessages(2, { batch: errno });
+    const mailbox = await startScriptedMailbox(messages);
+    const archive = new MemoryArchive();
+    const [result] = await pollAccounts(
+      [mailbox.account('support')],
+      {
+        credentials: new StaticCredentials({ support: { password: SCRIPTED_PASSWORD } }),
+        archive,
+        events: sink,
+      },
+      { runId: `events-${errno}` },
+    );
+    expect(result).toMatchObject({ status: 'failed', deleted: 0 });
+    expect(result!.messageErrors[0]).toMatchObject({ code: 'EEVENTS', retryable: true });
+    expect([...mailbox.live.values()].map((m) => m.bytes)).toEqual(messages);
+    expect(mailbox.server.received.texts().filter((l) => l.startsWith('DELE'))).toEqual([]);
   });
 });

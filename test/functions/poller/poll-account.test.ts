@@ -14,7 +14,6 @@ import {
 } from '../../../functions/poller/poll-account';
 import type { ArchiveItem, Clock, StoredObject } from '../../../functions/poller/ports';
 import { Pop3Client, Pop3Error } from '../../../functions/pop3';
-import { DovecotServer } from '../../support/dovecot';
 import { FaultyConnector, type ClientFaults, type SessionRecord } from '../../support/faulty-connect';
 import {
   MemoryArchive,
@@ -25,7 +24,6 @@ import {
 import {
   archivedEvents,
   archivedNumbers,
-  dovecotAccount,
   expectNothingLost,
   makeMessage,
   makeMessages,
@@ -34,7 +32,7 @@ import {
   sha256,
   type PollWorld,
 } from '../../support/poll-fixtures';
-import { describeWithDovecot } from '../../support/with-dovecot';
+import { pollBackends, type PollBackend } from '../../support/poll-backends';
 
 const ACCOUNT_ID = 'acct-1';
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
@@ -72,11 +70,15 @@ class SlowArchive extends MemoryArchive {
   }
 }
 
-describeWithDovecot('Function: pollAccount (against a real Dovecot)', () => {
-  let server: DovecotServer;
+/**
+ * The workflow's core suite, against each server of poll-backends.ts: the fake mailbox on every
+ * machine, and a real Dovecot where it can run (always in CI, with REQUIRE_DOVECOT=1).
+ */
+describe.each(pollBackends())('Function: pollAccount (against $name)', (backend) => {
+  let server: PollBackend;
 
   beforeAll(async () => {
-    server = await DovecotServer.start();
+    server = await backend.start();
   });
 
   afterAll(async () => {
@@ -98,7 +100,7 @@ describeWithDovecot('Function: pollAccount (against a real Dovecot)', () => {
     /** The sessions of the current (or last) run. */
     sessions: SessionRecord[] = [];
 
-    constructor(readonly account: AccountConfig = dovecotAccount(server, ACCOUNT_ID)) {}
+    constructor(readonly account: AccountConfig = server.account(ACCOUNT_ID)) {}
 
     async run(options: Partial<PollOptions> = {}, faults: ClientFaults = {}): Promise<AccountResult> {
       const connector = new FaultyConnector(faults);
@@ -107,7 +109,7 @@ describeWithDovecot('Function: pollAccount (against a real Dovecot)', () => {
       return pollAccount(
         this.account,
         {
-          credentials: new StaticCredentials({ [ACCOUNT_ID]: { password: 'alice-secret' } }),
+          credentials: new StaticCredentials({ [ACCOUNT_ID]: { password: server.password } }),
           archive: this.archive,
           events: this.events,
           ...(this.withSeenStore ? { seen: this.seen } : {}),
@@ -143,13 +145,7 @@ describeWithDovecot('Function: pollAccount (against a real Dovecot)', () => {
 
   /** UIDL of each message on the server, by the SHA-256 of its bytes (read in a separate session). */
   async function serverUidls(): Promise<Map<string, string>> {
-    const client = await Pop3Client.connect({
-      host: server.host,
-      port: server.tlsPort,
-      tls: 'implicit',
-      tlsOptions: { ca: server.certs.caPem },
-      auth: { username: 'alice', password: 'alice-secret' },
-    });
+    const client = await Pop3Client.connect(server.clientOptions());
     const out = new Map<string, string>();
     for (const { messageNumber, uid } of await client.uidl())
       out.set(sha256(await client.retrBuffer(messageNumber)), uid);
@@ -713,7 +709,7 @@ describeWithDovecot('Function: pollAccount (against a real Dovecot)', () => {
 
     it("prefers the account's own maxMessages to the run's", async () => {
       const delivered = deliver(5);
-      const h = new Harness(dovecotAccount(server, ACCOUNT_ID, { maxMessages: 2 }));
+      const h = new Harness(server.account(ACCOUNT_ID, { maxMessages: 2 }));
       const result = await h.run({ maxMessages: 4 });
       expect(result).toMatchObject({ fetched: 2, deleted: 2, remaining: 3, stoppedBy: 'maxMessages' });
       expect(onServer(h, delivered)).toEqual([3, 4, 5]);
@@ -750,7 +746,7 @@ describeWithDovecot('Function: pollAccount (against a real Dovecot)', () => {
 
   describe('keep mode', () => {
     const keepAccount = (extra: Partial<AccountConfig> = {}) =>
-      dovecotAccount(server, ACCOUNT_ID, { mode: 'keep', ...extra });
+      server.account(ACCOUNT_ID, { mode: 'keep', ...extra });
 
     it('deletes nothing, archives only what it has not archived before, and picks up new mail', async () => {
       const firstBatch = deliver(5, 'one');

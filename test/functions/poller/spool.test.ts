@@ -4,8 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { MessageStream } from '../../../functions/pop3/message-stream';
+import { PollError } from '../../../functions/poller/errors';
+import { pollAccounts } from '../../../functions/poller/poll-accounts';
 import { hashedBuffers } from '../../../functions/poller/ports';
 import { Spool } from '../../../functions/poller/spool';
+import { MemoryArchive, MemoryEventSink, StaticCredentials } from '../../support/memory-ports';
+import { makeMessages } from '../../support/poll-fixtures';
+import { SCRIPTED_PASSWORD, startScriptedMailbox } from '../../support/scripted-mailbox';
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
@@ -177,7 +182,11 @@ describe('Class: Spool', () => {
       const missing = join(dir, 'does-not-exist');
       await expect(
         Spool.fromStream(source(chunks(bytes(5000), 1000)), { memoryLimitBytes: 100, dir: missing }),
-      ).rejects.toMatchObject({ code: 'ENOENT' });
+      ).rejects.toMatchObject({
+        code: 'EARCHIVE',
+        message: expect.stringMatching(new RegExp(`^spool directory ${missing}: ENOENT: `)),
+        cause: expect.objectContaining({ code: 'ENOENT' }),
+      });
       expect(readdirSync(dir)).toEqual([]);
     });
   });
@@ -271,5 +280,52 @@ describe('Class: Spool', () => {
       expect(s.sha256).toBe(sha256(messages[i]!));
       expect((await readAll(s.body())).equals(messages[i]!)).toBe(true);
     }
+  });
+  it.each([
+    ['ENOENT', () => '/proc/pop3-poller-spool'],
+    [
+      'ENOTDIR',
+      () => {
+        writeFileSync(join(dir, 'file'), 'x');
+        return join(dir, 'file');
+      },
+    ],
+  ])(
+    '%s: a spool file that cannot be made fails with EARCHIVE naming the spool directory',
+    async (errno, dirOf) => {
+      const spoolDir = dirOf();
+
+      const error = await Spool.fromStream(source(chunks(bytes(5000), 1000)), {
+        memoryLimitBytes: 100,
+        dir: spoolDir,
+      }).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(PollError);
+      expect(error).toMatchObject({ code: 'EARCHIVE', retryable: false });
+      expect((error as Error).message).toMatch(
+        new RegExp(`^spool directory ${spoolDir}: ${errno}: [^\\n]+$`),
+      );
+    },
+  );
+
+  it('a poll whose spool directory cannot be written deletes nothing and ends', async () => {
+    const messages = makeMessages(3, { bodyBytes: 50_000, batch: 'spool' });
+    const mailbox = await startScriptedMailbox(messages);
+
+    const [result] = await pollAccounts(
+      [mailbox.account('support')],
+      {
+        credentials: new StaticCredentials({ support: { password: SCRIPTED_PASSWORD } }),
+        archive: new MemoryArchive(),
+        events: new MemoryEventSink(),
+      },
+      { runId: 'spool-proc', spoolDir: '/proc/pop3-poller-spool', spoolMemoryLimitBytes: 1024 },
+    );
+
+    expect(result).toMatchObject({ status: 'partial', fetched: 0, archived: 0, deleted: 0 });
+    expect(result!.messageErrors[0]).toMatchObject({ code: 'EARCHIVE', retryable: false });
+    expect(result!.messageErrors[0]!.message).toContain('spool directory /proc/pop3-poller-spool: ENOENT');
+    expect(mailbox.server.received.texts().filter((l) => l.startsWith('DELE'))).toEqual([]);
+    expect([...mailbox.live.values()].map((m) => m.bytes)).toEqual(messages);
   });
 });
