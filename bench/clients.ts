@@ -5,7 +5,8 @@
  * - the product: `node dist/pop3-poller.js poll --config FILE` into a directory archive and
  *   a JSON-lines events file;
  * - mpop (pipelines) into a Maildir;
- * - fetchmail (no pipelining) into a BSMTP file.
+ * - fetchmail (no pipelining) into a BSMTP file;
+ * - the raw pipelined floor (bench/raw-floor.ts), which stores nothing: a reference, not a client.
  *
  * All three speak implicit TLS and trust only the run's CA. The mailbox must be empty after each
  * run; the product's archive must hold every seeded message byte for byte and its events file one
@@ -20,6 +21,8 @@ import { filesIn, runMeasured, type RunResult } from './run';
 // The repository root, whether this runs from bench/ (tsx) or dist/bench/ (compiled).
 export const ROOT = resolve(__dirname, __dirname.endsWith(join('dist', 'bench')) ? '../..' : '..');
 export const CLI = join(ROOT, 'dist', 'pop3-poller.js');
+/** bench/raw-floor.ts as `npm run build` compiles it. */
+export const RAW_FLOOR = join(ROOT, 'dist', 'bench', 'raw-floor.js');
 
 /** The account id the product archives under (`<archive>/<id>/<sha256>.eml`). */
 const ACCOUNT_ID = 'bench';
@@ -36,7 +39,9 @@ export function childEnvironment(): NodeJS.ProcessEnv {
 }
 
 export function requireCli(): void {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`);
+  for (const file of [CLI, RAW_FLOOR]) {
+    if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build first`);
+  }
 }
 
 export function sha256(data: Buffer): string {
@@ -52,8 +57,13 @@ export interface Target {
 }
 
 export interface CliRunOptions {
-  /** Node options placed before the script (e.g. `--cpu-prof`). */
+  /**
+   * Node options: the script then runs as `node FLAGS BIN` (e.g. `--cpu-prof`). Without them the
+   * bin is executed directly, as a user runs it, so whatever its first line asks of Node applies.
+   */
   readonly nodeFlags?: readonly string[];
+  /** The CLI to run. @default dist/pop3-poller.js */
+  readonly bin?: string;
 }
 
 /**
@@ -92,8 +102,16 @@ export async function runCli(
     }),
     { mode: 0o600 },
   );
-  const argv = [...(options.nodeFlags ?? []), CLI, 'poll', '--config', config];
-  const result = await runMeasured(process.execPath, argv, {
+  const bin = options.bin ?? CLI;
+  const nodeFlags = options.nodeFlags ?? [];
+  const [command, ...argv] = [
+    ...(nodeFlags.length > 0 ? [process.execPath, ...nodeFlags] : []),
+    bin,
+    'poll',
+    '--config',
+    config,
+  ];
+  const result = await runMeasured(command!, argv, {
     ...childEnvironment(),
     BENCH_POP3_PASSWORD: user.password,
   });
@@ -131,6 +149,39 @@ function verifyCli(server: DovecotServer, dir: string, expected: ReadonlySet<str
       `cli: ${archivedLines} "Message Archived" lines for ${announced.size} hashes, ${expected.size} expected`,
     );
   }
+}
+
+/**
+ * Runs the raw pipelined floor (bench/raw-floor.ts) once and verifies that the mailbox is empty
+ * and that at least the messages' bytes came back (it stores nothing, so there is nothing else to
+ * check).
+ */
+export async function runRawFloor(target: Target, count: number, size: number): Promise<RunResult> {
+  const { server, port } = target;
+  const user = server.users[0]!;
+  const result = await runMeasured(
+    process.execPath,
+    [
+      RAW_FLOOR,
+      '--host',
+      server.host,
+      '--port',
+      String(port),
+      '--ca',
+      server.certs.caFile,
+      '--user',
+      user.name,
+      '--count',
+      String(count),
+    ],
+    { ...childEnvironment(), BENCH_POP3_PASSWORD: user.password },
+  );
+  const left = server.mailboxCount();
+  if (left !== 0) throw new Error(`raw floor: ${left} messages left in the mailbox`);
+  const { bytes } = JSON.parse(result.stdout) as { bytes: number };
+  if (bytes < count * size)
+    throw new Error(`raw floor: ${bytes} bytes received, ${count * size} sent at least`);
+  return result;
 }
 
 /**

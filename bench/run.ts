@@ -165,6 +165,8 @@ export interface RoundsOptions<C extends string> {
   readonly once: (who: C) => Promise<RunResult>;
   /** The per-round ratio printed, `a/b`. */
   readonly ratio: readonly [C, C];
+  /** Also print each run's CPU time (user + sys, ms) in the per-round line. */
+  readonly cpu?: boolean;
 }
 
 /**
@@ -193,7 +195,11 @@ export async function runRounds<C extends string>(
     console.log(
       `${label.padEnd(10)} ` +
         order
-          .map((who) => `${who} ${fmtMs(row[who].ms)} ms ${mb(row[who].maxRssKb).padStart(6)} MB`)
+          .map(
+            (who) =>
+              `${who} ${fmtMs(row[who].ms)} ms ${mb(row[who].maxRssKb).padStart(6)} MB` +
+              (options.cpu ? ` cpu ${fmtMs(row[who].cpuMs.user + row[who].cpuMs.system)} ms` : ''),
+          )
           .join('   ') +
         `   ${a}/${b} ${(row[a].ms / row[b].ms).toFixed(2)}`,
     );

@@ -3,7 +3,7 @@ import { closeSync, createReadStream, linkSync, openSync, unlinkSync } from 'nod
 import { stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { ArchiveItem, ArchiveStore, StoredObject } from '../poller/ports';
+import { hashedBuffers, type ArchiveItem, type ArchiveStore, type StoredObject } from '../poller/ports';
 import { ArchiveError, localPathError } from './errors';
 import { fsyncInPool } from './fsync';
 import { makeDirectory } from './make-directory';
@@ -15,7 +15,8 @@ import { writeFullySync } from './write-fully';
  *
  * Each write is crash-safe and never overwrites:
  * 1. the body goes to a temporary file beside the target (unique name, created exclusively),
- *    hashed as it is written, then fsync'd;
+ *    hashed as it is written (a Buffer hashed already over exactly its bytes, `hashedBuffers`,
+ *    keeps that digest), then fsync'd;
  * 2. its SHA-256 and size must equal the item's, else the temporary file is removed and the put
  *    fails;
  * 3. it is hard-linked to the target name — `link` fails if the name exists, so this is an atomic
@@ -222,14 +223,17 @@ async function writeHashed(path: string, item: ArchiveItem): Promise<{ sha256: s
   }
 }
 
-/** Hashes and writes one buffer (nothing, if it is longer than declared: the size check fails). */
+/**
+ * Hashes and writes one buffer (nothing, if it is longer than declared: the size check fails). A
+ * buffer hashed already, over exactly its bytes (`hashedBuffers`, the spool's), is not hashed again.
+ */
 function writeBytes(
   fd: number,
   path: string,
   bytes: Buffer,
   declaredSize: number,
 ): { sha256: string; size: number } {
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const sha256 = hashedBuffers.get(bytes) ?? createHash('sha256').update(bytes).digest('hex');
   if (bytes.length <= declaredSize) writeFullySync(fd, bytes, path);
   return { sha256, size: bytes.length };
 }

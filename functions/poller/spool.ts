@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { PollError } from './errors';
+import { hashedBuffers } from './ports';
 
 /**
  * A received message held until it is archived: in memory when small, in a temp file when large,
@@ -37,15 +38,18 @@ export class Spool {
     let size = 0;
     if (isCollectable(source)) {
       // Fast path (performance): the message's chunks are taken straight from the POP3 session,
-      // without the Readable machinery. They are hashed as received, before they are joined, so
-      // that the archive's check covers the copy too. Past the memory limit, the rest comes
-      // through the stream (below) and goes to a file.
+      // without the Readable machinery. A message that fits in memory is joined first and hashed
+      // once, as the one Buffer the archive writes: the digest then covers exactly those bytes,
+      // and the archive takes it from `hashedBuffers` rather than hashing them a second time.
+      // Past the memory limit, the rest comes through the stream (below) and goes to a file.
       const head = await source.collect(options.memoryLimitBytes);
-      for (const part of head.parts) hash.update(part);
       if (head.ended) {
         const buffer = Buffer.concat(head.parts, head.size);
-        return new Spool(head.size, hash.digest('hex'), buffer, undefined);
+        const digest = createHash('sha256').update(buffer).digest('hex');
+        hashedBuffers.set(buffer, digest);
+        return new Spool(head.size, digest, buffer, undefined);
       }
+      for (const part of head.parts) hash.update(part);
       parts = head.parts;
       size = head.size;
     }

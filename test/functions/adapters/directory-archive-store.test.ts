@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import { DirectoryArchiveStore } from '../../../functions/adapters/directory-archive-store';
 import { ArchiveError } from '../../../functions/adapters/errors';
 import { pollAccounts } from '../../../functions/poller/poll-accounts';
-import type { ArchiveItem } from '../../../functions/poller/ports';
+import { hashedBuffers, type ArchiveItem } from '../../../functions/poller/ports';
 import { MemoryEventSink, StaticCredentials } from '../../support/memory-ports';
 import { describeAsRoot, fullTmpfs, readOnlyDir } from '../../support/mounts';
 import { makeMessages } from '../../support/poll-fixtures';
@@ -96,6 +96,22 @@ describe('Class: DirectoryArchiveStore', () => {
     expect(error).toBeInstanceOf(ArchiveError);
     expect(error).toMatchObject({ reason: 'integrity', code: 'EINTEGRITY' });
     expect(await filesUnder(dir)).toEqual([]);
+  });
+
+  it('takes the digest of a Buffer hashed already (hashedBuffers) and still checks it against the item', async () => {
+    const store = new DirectoryArchiveStore({ dir });
+    // The recorded digest is what the store compares: a Buffer recorded with the item's digest is
+    // stored without a second hash...
+    const good = Buffer.from(MESSAGE);
+    hashedBuffers.set(good, sha256Hex(good));
+    const stored = await store.put(itemOf(good, { bytes: good }));
+    expect(stored).toMatchObject({ sha256: sha256Hex(MESSAGE), size: MESSAGE.length, alreadyExisted: false });
+    expect((await readFile(join(dir, `support/${sha256Hex(MESSAGE)}.eml`))).equals(MESSAGE)).toBe(true);
+    // ...and one recorded with another digest than the item's is refused as an integrity failure.
+    const other = Buffer.concat([MESSAGE, Buffer.from('x')]);
+    hashedBuffers.set(other, 'cd'.repeat(32));
+    await expect(store.put(itemOf(other, { bytes: other }))).rejects.toMatchObject({ reason: 'integrity' });
+    expect(await filesUnder(dir)).toEqual([`support/${sha256Hex(MESSAGE)}.eml`]);
   });
 
   it('rejects a body longer than declared and leaves no file behind', async () => {

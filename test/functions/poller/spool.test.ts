@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { MessageStream } from '../../../functions/pop3/message-stream';
 import { PollError } from '../../../functions/poller/errors';
 import { pollAccounts } from '../../../functions/poller/poll-accounts';
+import { hashedBuffers } from '../../../functions/poller/ports';
 import { Spool } from '../../../functions/poller/spool';
 import { MemoryArchive, MemoryEventSink, StaticCredentials } from '../../support/memory-ports';
 import { makeMessages } from '../../support/poll-fixtures';
@@ -217,6 +218,23 @@ describe('Class: Spool', () => {
       expect(s.buffer === undefined).toBe(!inMemory);
       expect(readdirSync(dir)).toHaveLength(inMemory ? 0 : 1);
       expect((await readAll(s.body())).equals(data)).toBe(true);
+    });
+
+    it('hashes a message held in memory once, as the Buffer the archive gets, and records that digest', async () => {
+      const data = Buffer.concat([ALL_OCTETS, bytes(20_000, 3)]);
+      const s = await Spool.fromStream(feed(chunks(data, 4096)), { memoryLimitBytes: 1 << 20, dir });
+      spools.push(s);
+      expect(s.buffer!.equals(data)).toBe(true);
+      expect(hashedBuffers.get(s.buffer!)).toBe(sha256(data));
+      expect(s.sha256).toBe(sha256(data));
+    });
+
+    it('records no digest for a message that went to a file (the archive hashes what it reads)', async () => {
+      const stream = feed(chunks(bytes(20_000, 4), 4096));
+      const s = await Spool.fromStream(stream, { memoryLimitBytes: 4096, dir });
+      spools.push(s);
+      expect(s.buffer).toBeUndefined();
+      expect(s.sha256).toBe(sha256(bytes(20_000, 4)));
     });
 
     it('goes to a file when the whole message arrived before it was collected but exceeds the limit', async () => {
