@@ -1,5 +1,6 @@
 import type { AccountConfig } from './account';
 import { PollError } from './errors';
+import { HARD_STOP_GRACE_MS, HardStop } from './hard-stop';
 import { EventBatcher } from './event-batcher';
 import { EVENT_SOURCE } from './events';
 import { MessageArchiver } from './message-archiver';
@@ -12,6 +13,7 @@ import {
   type EventSink,
   type Mailbox,
   type MailboxLogin,
+  type MailboxSession,
   type SeenUidlStore,
 } from './ports';
 import type { ProviderPreset } from './providers';
@@ -58,6 +60,9 @@ export class AccountRun {
   private readonly bounds: RunBounds;
   /** One per run, so that its event batches span the run's messages. */
   private readonly archiver: MessageArchiver;
+  private readonly hardStop: HardStop;
+  /** The session open now, for the hard stop to cut. */
+  private current: MailboxSession | undefined;
 
   constructor(
     private readonly account: AccountConfig,
@@ -68,6 +73,7 @@ export class AccountRun {
     this.started = this.clock.now();
     this.mode = account.mode ?? 'delete';
     this.bounds = new RunBounds(account, options, this.clock);
+    this.hardStop = new HardStop(options.deadline, options.hardStopGraceMs ?? HARD_STOP_GRACE_MS, this.clock);
     this.archiver = new MessageArchiver(
       account.id,
       deps.archive,
@@ -80,8 +86,31 @@ export class AccountRun {
     if (this.options.stop?.aborted) {
       return this.result(new PollError('ESTOPPED', 'the run was stopped before this account began'));
     }
+    // The hard stop: past the deadline by its grace, the session is dropped without QUIT, which
+    // commits none of its DELEs (RFC 1939 §6). A mailbox port over the POP3 client is cut by the
+    // signal (login included); `abort()` cuts any other.
+    this.hardStop.onFire(() => this.current?.abort());
+    try {
+      return await this.runSessions();
+    } finally {
+      this.hardStop.dispose();
+    }
+  }
+
+  private async runSessions(): Promise<AccountResult> {
     for (;;) {
       const outcome = await this.session();
+      if (outcome.error !== undefined && this.hardStop.fired) {
+        this.tally.stoppedBy = 'deadline';
+        return this.result(
+          new PollError(
+            'EDEADLINE',
+            `the deadline passed ${this.graceMs()} ms ago with the session still running: connection ` +
+              'dropped without QUIT, nothing deleted in that session',
+            { cause: outcome.error },
+          ),
+        );
+      }
       if (outcome.error !== undefined) {
         // A further session that the server will not open yet ends the draining, not the run: what
         // the earlier sessions did stands, and the rest waits for a later run.
@@ -117,10 +146,12 @@ export class AccountRun {
   private async loginAndPoll(): Promise<unknown> {
     let login: MailboxLogin;
     try {
-      login = await this.deps.mailbox.open();
+      login = await this.deps.mailbox.open({ signal: this.hardStop.signal });
     } catch (error) {
       return error;
     }
+    this.current = login.session;
+    if (this.hardStop.fired) login.session.abort();
     this.preset = login.preset;
     if (login.keepOnly) this.mode = 'keep';
     this.tally.loginDelaySeconds = login.session.loginDelaySeconds;
@@ -137,7 +168,15 @@ export class AccountRun {
       },
       login.session,
     );
-    return session.run();
+    try {
+      return await session.run();
+    } finally {
+      this.current = undefined;
+    }
+  }
+
+  private graceMs(): number {
+    return Math.max(0, this.options.hardStopGraceMs ?? HARD_STOP_GRACE_MS);
   }
 
   /**

@@ -46,6 +46,9 @@ export class Deleter {
   flush(): void {
     const numbers = this.queued;
     this.queued = [];
+    // A connection already cut (the hard stop, a lost connection) can mark nothing: the messages
+    // stay on the server, and a DELE sent now would only fail.
+    if (!this.mailbox.isOpen) return;
     for (const messageNumber of numbers) this.send(messageNumber);
   }
 

@@ -21,6 +21,14 @@ export const POLL_ERROR_CODES = {
    * Nothing was committed; the next run fetches the archived ones again (same keys, same ids).
    */
   EUNCOMMITTED: { retryable: true, summary: 'session left without QUIT to keep an unarchived message' },
+  /**
+   * The deadline (PollOptions.deadline) passed by its grace period (`hardStopGraceMs`) with the
+   * session still running, e.g. a server streaming one endless reply fast enough to pass the idle
+   * watchdog: the connection was dropped without QUIT, so nothing was deleted in that session
+   * (RFC 1939 §6). What was archived stays archived; the next run fetches it again onto the same
+   * keys and event ids.
+   */
+  EDEADLINE: { retryable: true, summary: 'deadline passed: session dropped without QUIT' },
   /** The run was asked to stop (PollOptions.stop) before this account began: it was not polled. */
   ESTOPPED: { retryable: true, summary: 'stopped before the account began' },
 } as const;

@@ -17,6 +17,7 @@ export {
 export * from './events';
 export { readMetadata, type MessageMetadata } from './metadata';
 export {
+  HARD_STOP_GRACE_MS,
   MAX_SESSIONS_PER_RUN,
   pollAccount,
   type AccountProgress,

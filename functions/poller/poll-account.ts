@@ -7,6 +7,7 @@ import type { ArchiveStore, Clock, CredentialSource, EventSink, SeenUidlStore } 
 import { pop3Mailbox } from './session';
 
 export { MAX_SESSIONS_PER_RUN } from './account-run';
+export { HARD_STOP_GRACE_MS } from './hard-stop';
 
 /**
  * The poll workflow for one account. For each message, in this order and never otherwise:
@@ -54,8 +55,19 @@ export interface PollDependencies {
 export interface PollOptions {
   /** Identifies this run in summary events. */
   readonly runId: string;
-  /** Stop starting new retrievals at this time; what is in flight is finished. */
+  /**
+   * Stop starting new retrievals at this time; what is in flight is finished, within
+   * `hardStopGraceMs`.
+   */
   readonly deadline?: Date;
+  /**
+   * The hard stop: a session still running this long after `deadline` (a server streaming an
+   * endless reply, or trickling one just fast enough for the idle watchdog) is dropped without
+   * QUIT, so that none of its DELEs is committed (RFC 1939 §6); the account's result is `EDEADLINE`
+   * (retryable) with `stoppedBy: 'deadline'`, and the next run fetches the session's messages again
+   * onto the same archive keys and event ids. Default `HARD_STOP_GRACE_MS` (10 s, hard-stop.ts).
+   */
+  readonly hardStopGraceMs?: number;
   /**
    * A graceful stop (the CLI's first SIGINT or SIGTERM): once aborted, no new message is started,
    * as at the deadline; the messages in flight are archived, announced and deleted, and the session

@@ -175,7 +175,11 @@ export interface MessageBody extends AsyncIterable<Buffer> {
  * rejected access token) and says what the login resolved.
  */
 export interface Mailbox {
-  open(): Promise<MailboxLogin>;
+  /**
+   * `signal`: the run's hard stop (hard-stop.ts); when it aborts, the login and the session it
+   * opened are cut without QUIT. (The run also calls the session's `abort()` then.)
+   */
+  open(options?: { readonly signal?: AbortSignal }): Promise<MailboxLogin>;
 }
 
 export interface MailboxLogin {

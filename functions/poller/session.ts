@@ -50,8 +50,13 @@ export function pop3Mailbox(
   options: SessionOptions = {},
 ): Mailbox {
   return {
-    open: async () => {
-      const { session, connection } = await openSession(account, deps, options);
+    open: async ({ signal } = {}) => {
+      const cut =
+        signal && options.signal ? AbortSignal.any([options.signal, signal]) : (signal ?? options.signal);
+      const { session, connection } = await openSession(account, deps, {
+        ...options,
+        ...(cut ? { signal: cut } : {}),
+      });
       return { session, preset: connection.preset, keepOnly: connection.keepOnly };
     },
   };

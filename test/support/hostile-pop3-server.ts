@@ -41,6 +41,18 @@ export type Fault =
    * line without a line ending, or (AUTH) a SASL challenge in answer to every line from then on.
    */
   | { readonly kind: 'endless'; readonly verb: HostileVerb; readonly nth: number }
+  /**
+   * Never ends, slowly: a multi-line reply (`+OK` and body lines) of which `octets` arrive every
+   * `everyMs`, for as long as the connection lasts (just above the progress watchdog's rate, it
+   * never counts as stalled: functions/pop3/progress-watchdog.ts).
+   */
+  | {
+      readonly kind: 'trickle';
+      readonly verb: HostileVerb;
+      readonly nth: number;
+      readonly octets: number;
+      readonly everyMs: number;
+    }
   /** Writes other bytes instead of the reply. */
   | {
       readonly kind: 'mutate';
@@ -111,6 +123,17 @@ async function endless(ctx: FakeContext, multiLine: boolean): Promise<void> {
   }
 }
 
+/** Writes `octets` of an endless multi-line reply every `everyMs`, for as long as the connection lasts. */
+async function trickle(ctx: FakeContext, octets: number, everyMs: number): Promise<void> {
+  const line = 'trickling along, never ending\r\n';
+  const chunk = Buffer.from(line.repeat(Math.ceil(octets / line.length))).subarray(0, octets);
+  ctx.socket.write('+OK here it comes, slowly\r\n');
+  while (!ctx.socket.destroyed && ctx.socket.writable) {
+    ctx.socket.write(chunk);
+    await sleep(everyMs);
+  }
+}
+
 export async function startHostileMailbox(options: HostileMailboxOptions): Promise<HostileMailbox> {
   const messages = options.messages;
   const uidls = options.uidls ?? messages.map((_, i) => `uid-${i + 1}`);
@@ -178,6 +201,9 @@ export async function startHostileMailbox(options: HostileMailboxOptions): Promi
           return;
         }
         await endless(ctx, MULTI.has(verb));
+        return;
+      case 'trickle':
+        await trickle(ctx, fault.octets, fault.everyMs);
         return;
     }
   };
