@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OAuth2TokenProvider } from '../adapters/oauth2-token-provider';
+import { HARD_STOP_GRACE_MS } from '../poller/hard-stop';
 import { pollAccounts } from '../poller/poll-accounts';
 import { commandArgs, selectAccounts, UsageError } from './command-args';
 import type { CliConfig } from './config';
@@ -77,7 +78,7 @@ async function pass(
     ...(limits.maxMessages ? { maxMessages: limits.maxMessages } : {}),
     ...(limits.maxBytes ? { maxBytes: limits.maxBytes } : {}),
     ...(limits.maxMessageBytes ? { maxMessageBytes: limits.maxMessageBytes } : {}),
-    ...(limits.timeoutSeconds ? { deadline: new Date(Date.now() + limits.timeoutSeconds * 1000) } : {}),
+    ...(limits.timeoutSeconds ? deadline(limits.timeoutSeconds) : {}),
     ...(config.concurrency?.accounts ? { accountConcurrency: config.concurrency.accounts } : {}),
     ...(config.concurrency?.store ? { storeConcurrency: config.concurrency.store } : {}),
     ...(live ? { onProgress: (p) => process.stderr.write(`\r\x1b[K${formatProgress(p)}`) } : {}),
@@ -85,6 +86,20 @@ async function pass(
   if (live) process.stderr.write('\r\x1b[K');
   report(results);
   return exitCode(results);
+}
+
+/**
+ * `limits.timeoutSeconds`: no new message starts after it, and a session still running a grace
+ * period later (a server streaming an endless reply) is dropped without QUIT (EDEADLINE, exit 75).
+ * The grace is HARD_STOP_GRACE_MS (10 s, enough to finish what is in flight at a normal server),
+ * or the timeout itself when that is shorter, so that a run ends within twice a short timeout.
+ */
+function deadline(timeoutSeconds: number): { deadline: Date; hardStopGraceMs: number } {
+  const timeoutMs = timeoutSeconds * 1000;
+  return {
+    deadline: new Date(Date.now() + timeoutMs),
+    hardStopGraceMs: Math.min(HARD_STOP_GRACE_MS, timeoutMs),
+  };
 }
 
 /**

@@ -25,7 +25,8 @@ import { applyMutation, bytes, mutation, referenceDecode, type Mutation } from '
  * mailbox (test/support/hostile-pop3-server.ts) drawn by fast-check.
  *
  * Invariants, per session:
- * - the poll ends within its timeouts plus slack (`boundMs`);
+ * - the poll ends within its timeouts plus slack (`boundMs`), and whatever the server does, within
+ *   its deadline plus the hard stop's grace plus slack (SESSION_DEADLINE_MS, SESSION_GRACE_MS);
  * - no uncaught exception or unhandled rejection (checked by the runner, run.ts / sessions.test.ts);
  * - a DELE reaches the server only for a message whose bytes, as the server sent them in this
  *   session, are archived and whose "Message Archived" event is published (checked as it arrives);
@@ -39,6 +40,15 @@ export const PASSWORD = 'pw-Fuzz-3f9c-secret';
 export const SECRETS = [PASSWORD, Buffer.from(PASSWORD).toString('base64')];
 export const ACCOUNT = 'fuzz';
 export const TIMEOUTS = { connectMs: 1000, greetingMs: 500, idleMs: 400 };
+/**
+ * Every session's deadline and hard-stop grace (functions/poller/hard-stop.ts): no reply, however
+ * endless or slow, holds a poll past their sum. A healthy case takes ~0.1 s; one that waits for a
+ * timeout, about one idle period.
+ */
+export const SESSION_DEADLINE_MS = 2000;
+export const SESSION_GRACE_MS = 1000;
+/** What a shared two-core machine under load adds to a poll's bound. */
+const SLACK_MS = 3000;
 /** The client's decoder limits for these sessions (Pop3ClientOptions defaults; maxMessageBytes below). */
 const MAX_MESSAGE_BYTES = 256 * 1024;
 const DECODER_LIMITS = {
@@ -59,6 +69,8 @@ export type FaultSpec =
   | { readonly kind: 'silent'; readonly verb: HostileVerb; readonly nth: number }
   | { readonly kind: 'drip'; readonly verb: HostileVerb; readonly nth: number }
   | { readonly kind: 'endless'; readonly verb: HostileVerb; readonly nth: number }
+  /** An endless multi-line reply, trickled just above the idle watchdog's rate (not drawn). */
+  | { readonly kind: 'trickle'; readonly verb: HostileVerb; readonly nth: number }
   | {
       readonly kind: 'mutate';
       readonly verb: HostileVerb;
@@ -342,6 +354,9 @@ function toFault(spec: FaultSpec): Fault {
     case 'silent':
     case 'endless':
       return spec;
+    case 'trickle':
+      // 1100 octets three times per idle period: above MIN_PROGRESS_OCTETS (1 KiB) in every period.
+      return { ...spec, octets: 1100, everyMs: Math.floor(TIMEOUTS.idleMs / 3) };
     case 'drip':
       return { ...spec, delayMs: 100 };
     case 'mutate':
@@ -370,8 +385,12 @@ export interface SessionOutcome {
 export function boundMs(c: SessionCase): number {
   const drips = c.faults.filter((f) => f.kind === 'drip').length;
   // One timeout at most ends a session (it is fatal); the rest is slack for a shared two-core
-  // machine under load, where a poll of a healthy server has been seen to take 3.5 s.
-  return 6000 + drips * (2 * TIMEOUTS.idleMs + 500);
+  // machine under load, where a poll of a healthy server has been seen to take 3.5 s. The hard
+  // stop ends any session at the deadline plus its grace, whatever the server does.
+  return Math.min(
+    SLACK_MS + 3000 + drips * (2 * TIMEOUTS.idleMs + 500),
+    SESSION_DEADLINE_MS + SESSION_GRACE_MS + SLACK_MS,
+  );
 }
 
 /** Groups reference events into replies (status, then its data and end). */
@@ -512,7 +531,14 @@ export async function runSessionCase(
         archive: new DirectoryArchiveStore({ dir }),
         events,
       },
-      { runId, timeouts: TIMEOUTS, maxMessageBytes: MAX_MESSAGE_BYTES, storeConcurrency: 4 },
+      {
+        runId,
+        timeouts: TIMEOUTS,
+        maxMessageBytes: MAX_MESSAGE_BYTES,
+        storeConcurrency: 4,
+        deadline: new Date(started + SESSION_DEADLINE_MS),
+        hardStopGraceMs: SESSION_GRACE_MS,
+      },
     );
     const limit = boundMs(c);
     let timer: NodeJS.Timeout | undefined;
