@@ -37,6 +37,10 @@ export interface CliCase {
   readonly boundMs: number;
   /** What a well-behaved case must come to. */
   readonly expect?: { readonly exitCode: number; readonly archived: number; readonly deleted: number };
+  /** `limits.timeoutSeconds` in the config. */
+  readonly timeoutSeconds?: number;
+  /** The whole of stderr must match (e.g. one summary line). */
+  readonly stderr?: RegExp;
 }
 
 const text = (s: string) => Buffer.from(s, 'latin1');
@@ -127,6 +131,23 @@ export const FAST_CLI_CASES: readonly CliCase[] = [
     boundMs: FAST_MS,
   },
 ];
+
+/**
+ * Replies that no timeout ends (an endless RETR at full speed, bounded otherwise only by the 512 MiB
+ * message limit; one trickled just above the idle watchdog's rate, for days): with
+ * `limits.timeoutSeconds` 1 the hard stop drops the session 1 s after the deadline (the grace is
+ * the timeout itself when under 10 s), without QUIT: exit 75 and one summary line saying EDEADLINE.
+ */
+export const HARD_STOP_CLI_CASES: readonly CliCase[] = (['endless', 'trickle'] as const).map((kind) => ({
+  name: `an endless RETR (${kind === 'endless' ? 'at full speed' : 'trickled above the watchdog rate'}) with limits.timeoutSeconds 1`,
+  session: { ...base, faults: [{ kind, verb: 'RETR', nth: 2 }] },
+  timeoutSeconds: 1,
+  // 1 s timeout + 1 s grace, and slack for start-up and a loaded machine.
+  boundMs: 6000,
+  expect: { exitCode: 75, archived: 2, deleted: 0 },
+  stderr:
+    /^fuzz +failed +fetched 2 +archived 2 +deleted 0 .* remaining 3 \(deadline\) +error EDEADLINE: [^\n]*without QUIT[^\n]*\n$/,
+}));
 
 /** Cases that wait for the CLI's default timeouts: the long form only. */
 export const SLOW_CLI_CASES: readonly CliCase[] = [
@@ -223,7 +244,10 @@ export async function runCliCase(bin: string, c: CliCase): Promise<CliOutcome> {
       ],
       archive: { dir: archiveDir },
       events: { file: eventsFile },
+      ...(c.timeoutSeconds !== undefined ? { limits: { timeoutSeconds: c.timeoutSeconds } } : {}),
     }),
+    // Owner-only, as docs/cli.md asks of a config holding a password (else the CLI warns on stderr).
+    { mode: 0o600 },
   );
   const started = Date.now();
   try {
@@ -252,6 +276,7 @@ export async function runCliCase(bin: string, c: CliCase): Promise<CliOutcome> {
     for (const secret of SECRETS)
       if (output.includes(secret)) violations.push('the password appears in the output');
     if (exitCode !== 0 && stderr.trim() === '') violations.push('a failure with nothing on stderr');
+    if (c.stderr && !c.stderr.test(stderr)) violations.push(`stderr does not match ${c.stderr}: ${stderr}`);
     // Every archived file is a RETR body the server sent; unmutated, one of its messages.
     const sent = sentBodies(mailbox);
     const mutated = c.session.faults.some((f) => f.kind === 'mutate');

@@ -1,7 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleCli, drawnCliCases, FAST_CLI_CASES, runCliCase, type CliCase } from './cli-cases';
+import {
+  bundleCli,
+  drawnCliCases,
+  FAST_CLI_CASES,
+  HARD_STOP_CLI_CASES,
+  runCliCase,
+  type CliCase,
+} from './cli-cases';
 import { fuzzSettings } from './settings';
 
 /**
@@ -11,7 +18,11 @@ import { fuzzSettings } from './settings';
  */
 
 const settings = fuzzSettings({ runs: 0, sessions: 0 });
-const CASES: readonly CliCase[] = [...FAST_CLI_CASES, ...drawnCliCases(settings.seed, 4, true)];
+const CASES: readonly CliCase[] = [
+  ...FAST_CLI_CASES,
+  ...HARD_STOP_CLI_CASES,
+  ...drawnCliCases(settings.seed, 4, true),
+];
 
 describe('fuzz: the CLI against a hostile server (short form)', () => {
   let dir: string;

@@ -1,7 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleCli, drawnCliCases, FAST_CLI_CASES, runCliCase, SLOW_CLI_CASES } from './cli-cases';
+import {
+  bundleCli,
+  drawnCliCases,
+  FAST_CLI_CASES,
+  HARD_STOP_CLI_CASES,
+  runCliCase,
+  SLOW_CLI_CASES,
+} from './cli-cases';
 import { DECODER_PROPERTIES, LONG_LISTING, runsFor } from './decoder-properties';
 import { runCloseSweep, runSessions } from './session-runner';
 import { checkProperty, fuzzSettings } from './settings';
@@ -79,7 +86,12 @@ async function runCli(seed: number): Promise<{ cases: number; failures: string[]
   const dir = mkdtempSync(join(tmpdir(), 'pop3-fuzz-bin-'));
   try {
     const bin = await bundleCli(dir);
-    const cases = [...FAST_CLI_CASES, ...SLOW_CLI_CASES, ...drawnCliCases(seed, 12, false)];
+    const cases = [
+      ...FAST_CLI_CASES,
+      ...HARD_STOP_CLI_CASES,
+      ...SLOW_CLI_CASES,
+      ...drawnCliCases(seed, 12, false),
+    ];
     const failures: string[] = [];
     let next = 0;
     const worker = async () => {
