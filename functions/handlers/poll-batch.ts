@@ -69,6 +69,11 @@ export interface BatchRun {
   readonly runId: string;
   /** Stop starting new messages (every mailbox's session) at this time. */
   readonly deadline: Date;
+  /**
+   * The hard stop (functions/poller/hard-stop.ts): a session still running this long after the
+   * deadline is dropped without QUIT, with EDEADLINE. Default HARD_STOP_GRACE_MS.
+   */
+  readonly hardStopGraceMs?: number;
   /** Cuts every session, half-way through the deadline margin. */
   readonly signal: AbortSignal;
   /** The message id of the job, for the follow-up's de-duplication id. */
@@ -110,6 +115,7 @@ export async function pollBatch(
   const pollOptions = {
     runId: run.runId,
     deadline: run.deadline,
+    ...(run.hardStopGraceMs !== undefined ? { hardStopGraceMs: run.hardStopGraceMs } : {}),
     signal: run.signal,
     accountConcurrency: settings.mailboxConcurrency,
     summaryEvents: false,
@@ -228,6 +234,9 @@ function needsFollowUp(result: AccountResult): boolean {
   const more = result.remaining > 0 || result.moreMayRemain === true;
   return (
     more &&
+    // A session the hard stop cut (an endless or crawling reply) would most likely hold a follow-up
+    // just as long, an invocation each time: the next tick tries again.
+    result.error?.code !== 'EDEADLINE' &&
     result.stoppedBy !== undefined &&
     FOLLOW_UP_REASONS.has(result.stoppedBy) &&
     !result.loginDelaySeconds

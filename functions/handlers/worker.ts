@@ -232,7 +232,11 @@ async function runBatch(rt: Runtime, job: BatchJob, record: SQSRecord, context: 
     {
       runId: `${record.messageId}/${receiveCount}`,
       deadline: new Date(Date.now() + remainingMs - marginMs),
-      // Past the deadline no new message starts; a transfer still running is cut half-way through the margin.
+      // Past the deadline no new message starts; a session still running a quarter of the margin
+      // later is dropped without QUIT (the hard stop: EDEADLINE, nothing deleted in it), well
+      // before Lambda ends the invocation; the signal, half-way through the margin, is the
+      // backstop. (With DEADLINE_MARGIN_SECONDS 0 neither can act before the end.)
+      hardStopGraceMs: marginMs / 4,
       signal: AbortSignal.timeout(Math.max(1, remainingMs - marginMs / 2)),
       messageId: record.messageId,
     },

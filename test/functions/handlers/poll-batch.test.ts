@@ -1276,5 +1276,45 @@ describeWithDovecot('Function: pollBatch (against a real Dovecot)', () => {
       expect(w.archive.objects.size).toBe(6 + 5 + 4 + 3);
       expectEverySafe(w, mail);
     });
+
+    it('the hard stop cuts a session still running past the deadline and its grace: EDEADLINE, nothing of it deleted, no follow-up', async () => {
+      const mail = { ann: deliver('ann', 3), ben: deliver('ben', 5, LARGE) };
+      const w = world();
+      const numbers = await numberAll(['ann', 'ben']);
+      const watch = deleWatch(w, numbers);
+      // Ben's second message stays part-way in the client (a server that never finishes it) until
+      // the hard stop cuts the connection.
+      const sessions: SessionLog = new SessionLog({
+        onDele: watch.onDele,
+        holdRetr: (user, n) => (user === 'ben' && n === 2 ? sessions.closed('ben') : undefined),
+      });
+      const jobs = (['ann', 'ben'] as const).map((u) => jobFor(u));
+      // The manual clock stands still, so the deadline stops no message: only the hard stop's timer
+      // (deadline + grace, 2 s from now) acts.
+      const started = Date.now();
+      const outcome = await runBatch(w, jobs, {
+        sessions,
+        run: { deadline: new Date(w.clock.now().getTime() + 1000), hardStopGraceMs: 1000 },
+      });
+
+      expect(Date.now() - started).toBeLessThan(2000 + 3000);
+      expect(watch.violations).toEqual([]);
+      const ben = outcomeOf(outcome, 'ben');
+      expect(ben.result).toMatchObject({
+        status: 'failed',
+        fetched: 1,
+        archived: 1,
+        deleted: 0,
+        remaining: 5,
+        stoppedBy: 'deadline',
+        error: { code: 'EDEADLINE', retryable: true },
+      });
+      // Whatever held the session would hold a follow-up as long: the next tick tries again.
+      expect(ben.followUp).toBe(false);
+      expect(w.queue.calls).toHaveLength(0);
+      expect(onServer(worldOf(w, 'ben'), mail.ben)).toEqual([1, 2, 3, 4, 5]);
+      expect(outcomeOf(outcome, 'ann').result).toMatchObject({ status: 'ok', archived: 3, deleted: 3 });
+      expectEverySafe(w, mail);
+    });
   });
 });

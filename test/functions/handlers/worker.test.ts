@@ -289,6 +289,31 @@ describeWithDovecot('worker handler (in-process, AWS stub, Dovecot over TLS)', (
     expect(second.out.logs().filter((l) => l.level !== 'INFO')).toEqual([]);
   });
 
+  test('the hard stop fires a quarter of the deadline margin after the deadline, well before the invocation ends', async () => {
+    const pollBatchModule = await import('../../../functions/handlers/poll-batch.js');
+    const spy = jest
+      .spyOn(pollBatchModule, 'pollBatch')
+      .mockResolvedValueOnce({ mailboxes: [], lastPollFailures: 0, durationMs: 0 });
+    try {
+      const remainingMs = 120_000;
+      const endsAt = Date.now() + remainingMs;
+      await invoke(
+        [sqsRecord(batch(5, [job('empty3', 'pop3/empty3')]), { groupId: 'shard-5' })],
+        lambdaContext(remainingMs),
+      );
+      const run = spy.mock.calls[0]![1];
+      // DEADLINE_MARGIN_SECONDS defaults to 30: no new message after end - 30 s; the hard stop
+      // 7.5 s later; the abort signal (the backstop) at end - 15 s.
+      expect(run.hardStopGraceMs).toBe(7500);
+      expect(endsAt - run.deadline.getTime()).toBeGreaterThanOrEqual(30_000);
+      expect(endsAt - run.deadline.getTime()).toBeLessThan(30_000 + 1000);
+      expect(endsAt - (run.deadline.getTime() + run.hardStopGraceMs!)).toBeGreaterThanOrEqual(22_500);
+      expect(run.signal.aborted).toBe(false);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   test('a malformed body is dropped and logged; an unexpected failure returns its message to SQS, retried after a backoff', async () => {
     const queueUrl = aws.sqs.queueUrl('jobs.fifo');
     const pollBatchModule = await import('../../../functions/handlers/poll-batch.js');
