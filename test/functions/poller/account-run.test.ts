@@ -141,4 +141,49 @@ describe('Class: AccountRun', () => {
     expect(w.archive.objects.size).toBe(3);
     expect(w.mailbox.live.size).toBe(0);
   });
+
+  it("the hard stop cuts a session through the port's abort(): nothing deleted, EDEADLINE", async () => {
+    const w = world(5, { deadline: new Date(Date.now() + 100), hardStopGraceMs: 100, retrieveAhead: 1 });
+    const open = w.mailbox.open.bind(w.mailbox);
+    w.mailbox.open = async () => {
+      const login = await open();
+      const session = login.session;
+      // Message 3 never ends (a server streaming it for ever) until the connection is cut.
+      let cut!: (error: Error) => void;
+      const aborted = new Promise<never>((_, reject) => (cut = reject));
+      aborted.catch(() => undefined);
+      const abort = session.abort.bind(session);
+      session.abort = () => {
+        cut(new Error('connection cut'));
+        abort();
+      };
+      const retr = session.retr.bind(session);
+      session.retr = async (n) => {
+        if (n !== 3) return retr(n);
+        w.log.push(`RETR ${n}`);
+        return (async function* () {
+          yield Buffer.from('Subject: endless\r\n');
+          await aborted;
+        })();
+      };
+      return login;
+    };
+
+    const started = Date.now();
+    const result = await w.run();
+
+    expect(Date.now() - started).toBeLessThan(200 + 2000);
+    expect(result).toMatchObject({
+      status: 'failed',
+      archived: 2,
+      deleted: 0,
+      stoppedBy: 'deadline',
+      error: { code: 'EDEADLINE', retryable: true },
+    });
+    expect(w.log).toContain('ABORT');
+    expect(w.log).not.toContain('QUIT');
+    expect(w.mailbox.live.size).toBe(5);
+    expectDeleOnlyAfterArchiveAndEvent(w.log);
+    expectNothingLost(w);
+  });
 });

@@ -84,4 +84,15 @@ describe('Class: Deleter', () => {
     expect(s.isOpen).toBe(false);
     expect(mailbox.live.size).toBe(2);
   });
+
+  it('sends nothing on a connection already cut (the hard stop): the messages stay, nothing is reported', async () => {
+    const { mailbox, session: s, deleter, refused } = await session(DELE_BATCH + 1);
+    s.abort();
+    for (let n = 1; n <= DELE_BATCH + 1; n++) deleter.accept(await record(n, 'announced'));
+    deleter.flush();
+
+    expect(mailbox.log).toEqual(['ABORT']);
+    expect(refused).toEqual([]);
+    expect(mailbox.live.size).toBe(DELE_BATCH + 1);
+  });
 });
