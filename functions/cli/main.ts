@@ -19,6 +19,10 @@ const DOCS = `Docs: docs/cli.md (commands, config file keys, exit status, schedu
 const EXIT_STATUS = `Exit status: 0 every account succeeded; 75 only temporary failures (retry later);
 1 something needs attention; 2 bad usage or configuration.`;
 
+const TIMEOUTS = `Timeouts (no setting): 15 s each for the connect, a TLS handshake and the greeting. A
+server silent for 60 s while a reply is due, or sending under 1 KiB and no whole reply in 60 s,
+is cut (ETIMEDOUT).`;
+
 const SELECT_OPTIONS = `  --config FILE, -c FILE  the config file, JSON (keys: docs/cli.md)        required
   --json                  also print a JSON summary on stdout              default: off
   --account ID            only this account; repeat for several            default: every account`;
@@ -31,6 +35,9 @@ ${SELECT_OPTIONS}
                           stopped; passes never overlap
   --help, -h              this help
 
+Local paths (archive directory, events file, keep-mode state) are checked before any login: one
+that cannot be written is one line naming it and the OS error, exit 2 (75 for a full disk).
+${TIMEOUTS} limits.timeoutSeconds stops new messages, not a transfer in flight.
 Signals: the first SIGINT (Ctrl-C) or SIGTERM finishes the messages in flight, QUITs and stops
 (accounts not begun are skipped, ESTOPPED); a second exits at once (130 or 143), and the server
 deletes nothing of that session.
@@ -44,6 +51,7 @@ nothing, writes no archive, no events and no state.
 ${SELECT_OPTIONS}
   --help, -h              this help
 
+${TIMEOUTS}
 ${EXIT_STATUS}
 ${DOCS}`;
 
@@ -53,6 +61,8 @@ same code as poll, and show what landed where: DIR/archive and DIR/events.jsonl.
   --output DIR            where to write                                   default: demo-output
   --help, -h              this help
 
+DIR is checked before the server starts: if it cannot be written, one line naming it and the OS
+error, exit 2 (75 for a full disk).
 ${EXIT_STATUS}
 ${DOCS}`;
 

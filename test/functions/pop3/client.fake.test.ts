@@ -2,19 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TLSSocket } from 'node:tls';
-import { Pop3Client } from '../../../functions/pop3/client';
 import type { Pop3ClientOptions } from '../../../functions/pop3/options';
 import { Pop3Error } from '../../../functions/pop3/errors';
 import { makeTestCertificates, type TestCertificates } from '../../support/certs';
+import { expectPop3Error, fakeClientHarness, PASSWORD, USERNAME } from '../../support/fake-client';
 import {
   capaReply,
   dotStuff,
   mailboxScript,
   multiLine,
-  startFakeServer,
   type FakeScript,
   type FakeServer,
-  type FakeServerOptions,
   type MailboxScriptOptions,
   type Reply,
 } from '../../support/fake-pop3-server';
@@ -22,45 +20,9 @@ import {
 // Every test here takes well under 2 s; a short timeout turns a hang into a quick failure.
 jest.setTimeout(5_000);
 
-const USERNAME = 'alice';
-const PASSWORD = 'correct-horse-battery';
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 
-const servers: FakeServer[] = [];
-const clients: Pop3Client[] = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.destroy();
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
-
-async function serve(script: FakeScript, options?: FakeServerOptions): Promise<FakeServer> {
-  const server = await startFakeServer(script, options);
-  servers.push(server);
-  return server;
-}
-
-function mailbox(options: MailboxScriptOptions = {}): Promise<FakeServer> {
-  return serve(mailboxScript({ username: USERNAME, password: PASSWORD, ...options }));
-}
-
-function optionsFor(server: FakeServer, overrides: Partial<Pop3ClientOptions> = {}): Pop3ClientOptions {
-  return {
-    host: '127.0.0.1',
-    port: server.port,
-    tls: 'none',
-    allowPlaintextAuth: true,
-    auth: { username: USERNAME, password: PASSWORD },
-    timeouts: { connectMs: 1000, greetingMs: 1000, idleMs: 1000 },
-    ...overrides,
-  };
-}
-
-async function connect(server: FakeServer, overrides: Partial<Pop3ClientOptions> = {}): Promise<Pop3Client> {
-  const client = await Pop3Client.connect(optionsFor(server, overrides));
-  clients.push(client);
-  return client;
-}
+const { serve, mailbox, connect } = fakeClientHarness({ idleMs: 1000 });
 
 /** Connects, expecting failure, and returns the Pop3Error. */
 async function connectError(
@@ -68,17 +30,6 @@ async function connectError(
   overrides: Partial<Pop3ClientOptions> = {},
 ): Promise<Pop3Error> {
   return expectPop3Error(connect(server, overrides));
-}
-
-async function expectPop3Error(promise: Promise<unknown>): Promise<Pop3Error> {
-  const outcome = await promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-  if (!(outcome instanceof Pop3Error)) {
-    throw new Error(`expected a Pop3Error, got ${outcome === undefined ? 'success' : String(outcome)}`);
-  }
-  return outcome;
 }
 
 /** Every text through which a secret could escape from an error. */

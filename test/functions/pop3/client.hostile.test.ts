@@ -1,15 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Pop3Client } from '../../../functions/pop3/client';
-import { Pop3Error } from '../../../functions/pop3/errors';
-import type { Pop3ClientOptions } from '../../../functions/pop3/options';
-import {
-  capaReply,
-  mailboxScript,
-  multiLine,
-  startFakeServer,
-  type FakeServer,
-  type MailboxScriptOptions,
-} from '../../support/fake-pop3-server';
+import { capaReply, multiLine } from '../../support/fake-pop3-server';
+import { expectPop3Error, fakeClientHarness, PASSWORD, USERNAME } from '../../support/fake-client';
 
 /**
  * Regressions found by the fuzz suite (test/fuzz): hostile replies a well-behaved server never
@@ -18,50 +10,9 @@ import {
 
 jest.setTimeout(10_000);
 
-const USERNAME = 'alice';
-const PASSWORD = 'correct-horse-battery';
 const b64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 
-const servers: FakeServer[] = [];
-const clients: Pop3Client[] = [];
-
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.destroy();
-  await Promise.all(servers.splice(0).map((server) => server.close()));
-});
-
-async function mailbox(options: MailboxScriptOptions = {}): Promise<FakeServer> {
-  const server = await startFakeServer(mailboxScript({ username: USERNAME, password: PASSWORD, ...options }));
-  servers.push(server);
-  return server;
-}
-
-function optionsFor(server: FakeServer, overrides: Partial<Pop3ClientOptions> = {}): Pop3ClientOptions {
-  return {
-    host: '127.0.0.1',
-    port: server.port,
-    tls: 'none',
-    allowPlaintextAuth: true,
-    auth: { username: USERNAME, password: PASSWORD },
-    timeouts: { connectMs: 1000, greetingMs: 1000, idleMs: 300 },
-    ...overrides,
-  };
-}
-
-async function connect(server: FakeServer, overrides: Partial<Pop3ClientOptions> = {}): Promise<Pop3Client> {
-  const client = await Pop3Client.connect(optionsFor(server, overrides));
-  clients.push(client);
-  return client;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Pop3Error> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(Pop3Error);
-  return error as Pop3Error;
-}
+const { serve, mailbox, optionsFor, connect } = fakeClientHarness({ idleMs: 300 });
 
 /** A reply written one octet at a time, `delayMs` apart. */
 const drip = (reply: Buffer, delayMs: number) =>
@@ -75,7 +26,7 @@ describe('Class: Pop3Client against hostile replies', () => {
       const client = await connect(server);
 
       const started = performance.now();
-      const error = await rejection(client.list());
+      const error = await expectPop3Error(client.list());
 
       expect(error).toMatchObject({ code: 'ETIMEDOUT', command: 'LIST' });
       expect(error.message).toMatch(/too slow/);
@@ -128,7 +79,7 @@ describe('Class: Pop3Client against hostile replies', () => {
       });
       const client = await connect(server);
 
-      const error = await rejection(client.stat());
+      const error = await expectPop3Error(client.stat());
 
       expect(error.code).toBe('EPROTOCOL');
       expect(error.message).toContain('[redacted]');
@@ -140,7 +91,7 @@ describe('Class: Pop3Client against hostile replies', () => {
       const server = await mailbox({ override: (l) => (l === 'STAT' ? line : undefined) });
       const client = await connect(server);
 
-      const error = await rejection(client.stat());
+      const error = await expectPop3Error(client.stat());
 
       for (const secret of secrets) expect(error.message).not.toContain(secret);
     });
@@ -151,7 +102,7 @@ describe('Class: Pop3Client against hostile replies', () => {
       });
       const client = await connect(server);
 
-      const error = await rejection(client.list());
+      const error = await expectPop3Error(client.list());
 
       expect(error.code).toBe('EPROTOCOL');
       for (const secret of secrets) expect(error.message).not.toContain(secret);
@@ -163,7 +114,7 @@ describe('Class: Pop3Client against hostile replies', () => {
       });
       const client = await connect(server);
 
-      const error = await rejection(client.stat());
+      const error = await expectPop3Error(client.stat());
 
       expect(error.code).toBe('EPROTOCOL');
       for (const secret of secrets) expect(error.message).not.toContain(secret);
@@ -186,15 +137,14 @@ describe('Class: Pop3Client against hostile replies', () => {
 describe('Class: Pop3Client against hostile SASL', () => {
   it('endless-sasl-challenges: a server answering every response with another challenge is cut', async () => {
     let lines = 0;
-    const server = await startFakeServer({
+    const server = await serve({
       handle: (line) => {
         lines += 1;
         return line === 'CAPA' ? capaReply('SASL PLAIN') : '+ \r\n';
       },
     });
-    servers.push(server);
 
-    const error = await rejection(Pop3Client.connect(optionsFor(server)));
+    const error = await expectPop3Error(Pop3Client.connect(optionsFor(server)));
 
     expect(error).toMatchObject({ code: 'EPROTOCOL', command: 'AUTH' });
     expect(error.message).toMatch(/more SASL challenges than PLAIN has steps/);
