@@ -37,7 +37,8 @@ ${SELECT_OPTIONS}
 
 Local paths (archive directory, events file, keep-mode state) are checked before any login: one
 that cannot be written is one line naming it and the OS error, exit 2 (75 for a full disk).
-${TIMEOUTS} limits.timeoutSeconds stops new messages, not a transfer in flight.
+${TIMEOUTS} limits.timeoutSeconds stops new messages; a session still running min(10 s,
+timeoutSeconds) later is dropped without QUIT, deleting nothing of it (EDEADLINE, exit 75).
 Signals: the first SIGINT (Ctrl-C) or SIGTERM finishes the messages in flight, QUITs and stops
 (accounts not begun are skipped, ESTOPPED); a second exits at once (130 or 143), and the server
 deletes nothing of that session.
