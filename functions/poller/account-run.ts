@@ -83,14 +83,23 @@ export class AccountRun {
   }
 
   async run(): Promise<AccountResult> {
-    if (this.options.stop?.aborted) {
-      return this.result(new PollError('ESTOPPED', 'the run was stopped before this account began'));
-    }
-    // The hard stop: past the deadline by its grace, the session is dropped without QUIT, which
-    // commits none of its DELEs (RFC 1939 §6). A mailbox port over the POP3 client is cut by the
-    // signal (login included); `abort()` cuts any other.
-    this.hardStop.onFire(() => this.current?.abort());
     try {
+      if (this.options.stop?.aborted) {
+        return this.result(new PollError('ESTOPPED', 'the run was stopped before this account began'));
+      }
+      // The hard stop: past the deadline by its grace, the session is dropped without QUIT, which
+      // commits none of its DELEs (RFC 1939 §6). A mailbox port over the POP3 client is cut by the
+      // signal (login included); `abort()` cuts any other.
+      if (this.hardStop.fired) {
+        this.tally.stoppedBy = 'deadline';
+        return this.result(
+          new PollError(
+            'EDEADLINE',
+            'the deadline and its grace had passed before this account began: not polled',
+          ),
+        );
+      }
+      this.hardStop.onFire(() => this.current?.abort());
       return await this.runSessions();
     } finally {
       this.hardStop.dispose();

@@ -37,8 +37,9 @@ export interface CliCase {
   readonly boundMs: number;
   /** What a well-behaved case must come to. */
   readonly expect?: { readonly exitCode: number; readonly archived: number; readonly deleted: number };
-  /** `limits.timeoutSeconds` in the config. */
+  /** `limits.timeoutSeconds` and `limits.maxMessageBytes` in the config. */
   readonly timeoutSeconds?: number;
+  readonly maxMessageBytes?: number;
   /** The whole of stderr must match (e.g. one summary line). */
   readonly stderr?: RegExp;
 }
@@ -133,15 +134,18 @@ export const FAST_CLI_CASES: readonly CliCase[] = [
 ];
 
 /**
- * Replies that no timeout ends (an endless RETR at full speed, bounded otherwise only by the 512 MiB
- * message limit; one trickled just above the idle watchdog's rate, for days): with
- * `limits.timeoutSeconds` 1 the hard stop drops the session 1 s after the deadline (the grace is
- * the timeout itself when under 10 s), without QUIT: exit 75 and one summary line saying EDEADLINE.
+ * Replies that no timeout ends: an endless RETR at full speed, and one trickled just above the idle
+ * watchdog's rate (for days, at the default limits). With `limits.timeoutSeconds` 1 the hard stop
+ * drops the session 1 s after the deadline (the grace is the timeout itself when under 10 s),
+ * without QUIT: exit 75 and one summary line saying EDEADLINE. (At full speed, loopback delivers
+ * the default limit's 1 GiB, 512 MiB + as much discarded, in ~1.7 s, ELIMIT: that case raises the
+ * limit to 4 GiB so that only the hard stop can end it.)
  */
 export const HARD_STOP_CLI_CASES: readonly CliCase[] = (['endless', 'trickle'] as const).map((kind) => ({
   name: `an endless RETR (${kind === 'endless' ? 'at full speed' : 'trickled above the watchdog rate'}) with limits.timeoutSeconds 1`,
   session: { ...base, faults: [{ kind, verb: 'RETR', nth: 2 }] },
   timeoutSeconds: 1,
+  ...(kind === 'endless' ? { maxMessageBytes: 4 * 1024 ** 3 } : {}),
   // 1 s timeout + 1 s grace, and slack for start-up and a loaded machine.
   boundMs: 6000,
   expect: { exitCode: 75, archived: 2, deleted: 0 },
@@ -244,7 +248,10 @@ export async function runCliCase(bin: string, c: CliCase): Promise<CliOutcome> {
       ],
       archive: { dir: archiveDir },
       events: { file: eventsFile },
-      ...(c.timeoutSeconds !== undefined ? { limits: { timeoutSeconds: c.timeoutSeconds } } : {}),
+      limits: {
+        ...(c.timeoutSeconds !== undefined ? { timeoutSeconds: c.timeoutSeconds } : {}),
+        ...(c.maxMessageBytes !== undefined ? { maxMessageBytes: c.maxMessageBytes } : {}),
+      },
     }),
     // Owner-only, as docs/cli.md asks of a config holding a password (else the CLI warns on stderr).
     { mode: 0o600 },

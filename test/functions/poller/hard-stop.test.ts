@@ -102,9 +102,14 @@ describe('Hard stop: pollAccount past its deadline', () => {
   });
 
   it('cuts an endless RETR streamed at full speed at deadline + grace, deleting nothing', async () => {
-    const { result, elapsedMs, archive, events } = await pollHostile([
-      { kind: 'endless', verb: 'RETR', nth: 2 },
-    ]);
+    // At the default limit (512 MiB, and as much again discarded) loopback can end it first
+    // (ELIMIT: 1 GiB in ~1.7 s here); with 4 GiB only the hard stop can.
+    const { result, elapsedMs, archive, events } = await pollHostile(
+      [{ kind: 'endless', verb: 'RETR', nth: 2 }],
+      {
+        maxMessageBytes: 4 * 1024 ** 3,
+      },
+    );
     expectCutAfterTwo(result, archive, events);
     expect(elapsedMs).toBeGreaterThanOrEqual(DEADLINE_MS + GRACE_MS - 50);
     expect(elapsedMs).toBeLessThan(DEADLINE_MS + GRACE_MS + SLACK_MS);
@@ -132,6 +137,22 @@ describe('Hard stop: pollAccount past its deadline', () => {
     });
     expect(archive.objects.size).toBe(0);
     expect(elapsedMs).toBeLessThan(DEADLINE_MS + GRACE_MS + SLACK_MS);
+  });
+
+  it('does not connect for an account begun after the deadline and its grace', async () => {
+    const { result } = await pollHostile([], {
+      deadline: new Date(Date.now() - 2000),
+      hardStopGraceMs: 1000,
+    });
+    expect(result).toMatchObject({
+      status: 'failed',
+      listed: 0,
+      deleted: 0,
+      stoppedBy: 'deadline',
+      error: { code: 'EDEADLINE', retryable: true },
+    });
+    expect(result.error!.message).toContain('before this account began');
+    expect(mailbox!.connections()).toBe(0);
   });
 
   it('does not fire when the session ends within the grace: the messages in flight are deleted', async () => {
