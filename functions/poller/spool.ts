@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, rmdirSync } from 'node:fs';
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,7 +142,19 @@ let defaultDir: Promise<string> | undefined;
 
 function spoolDir(dir: string | undefined): Promise<string> {
   if (dir) return Promise.resolve(dir);
-  defaultDir ??= mkdtemp(join(tmpdir(), 'pop3-spool-'));
+  defaultDir ??= mkdtemp(join(tmpdir(), 'pop3-spool-')).then((made) => {
+    // Each spool file is removed when its message is done; the directory goes when the process
+    // ends (a CLI run), so that runs do not leave one empty directory each behind. rmdir removes
+    // only an empty directory. (A Lambda environment keeps it for its next invocation.)
+    process.once('exit', () => {
+      try {
+        rmdirSync(made);
+      } catch {
+        // not empty, or gone already: leave it
+      }
+    });
+    return made;
+  });
   return defaultDir;
 }
 

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import { MemoryArchive, MemoryEventSink, StaticCredentials } from '../../support
 import { makeMessages } from '../../support/poll-fixtures';
 import { SCRIPTED_PASSWORD, startScriptedMailbox } from '../../support/scripted-mailbox';
 
+const ROOT = join(__dirname, '../../..');
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 /** Every octet value, so any decoding or re-encoding on the way would show. */
@@ -91,6 +93,27 @@ describe('Class: Spool', () => {
       const s = await spool(chunks(data, 3000), 4096);
       expect(s.buffer).toBeUndefined();
       expect(readFileSync(join(dir, readdirSync(dir)[0]!)).equals(data)).toBe(true);
+    });
+
+    it('removes its default directory when the process ends (no empty directory left per CLI run)', () => {
+      const tmp = mkdtempSync(join(tmpdir(), 'spool-exit-'));
+      try {
+        const script = [
+          "const { Readable } = require('node:stream');",
+          "const { Spool } = require('./functions/poller/spool');",
+          'Spool.fromStream(Readable.from([Buffer.alloc(8192, 1)]), { memoryLimitBytes: 1024 })',
+          '  .then(async (s) => { console.log(s.buffer ? "memory" : "spooled"); await s.release(); });',
+        ].join('\n');
+        const out = execFileSync(join(ROOT, 'node_modules/.bin/tsx'), ['-e', script], {
+          cwd: ROOT,
+          env: { ...process.env, TMPDIR: tmp },
+          encoding: 'utf8',
+        });
+        expect(out.trim()).toBe('spooled');
+        expect(readdirSync(tmp).filter((name) => name.startsWith('pop3-spool-'))).toEqual([]);
+      } finally {
+        rmSync(tmp, { recursive: true, force: true });
+      }
     });
 
     it('holds an empty message in memory', async () => {
