@@ -182,7 +182,9 @@ export interface WorkerProps {
    */
   readonly timeoutSeconds?: number;
   /**
-   * Seconds kept back from polling for QUIT and reporting.
+   * Seconds kept back from polling for QUIT and reporting. A session still running a quarter of
+   * this past the deadline is cut without QUIT (EDEADLINE: nothing is deleted, and the mailbox
+   * waits for the next tick rather than a follow-up job).
    * @default 30
    */
   readonly deadlineMarginSeconds?: number;
