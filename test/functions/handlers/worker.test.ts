@@ -296,18 +296,19 @@ describeWithDovecot('worker handler (in-process, AWS stub, Dovecot over TLS)', (
       .mockResolvedValueOnce({ mailboxes: [], lastPollFailures: 0, durationMs: 0 });
     try {
       const remainingMs = 120_000;
-      const endsAt = Date.now() + remainingMs;
-      await invoke(
-        [sqsRecord(batch(5, [job('empty3', 'pop3/empty3')]), { groupId: 'shard-5' })],
-        lambdaContext(remainingMs),
-      );
+      // The invocation ends remainingMs after the context is made: between these two bounds
+      // (Date.now() may tick while it is made).
+      const earliestEnd = Date.now() + remainingMs;
+      const context = lambdaContext(remainingMs);
+      const latestEnd = Date.now() + remainingMs;
+      await invoke([sqsRecord(batch(5, [job('empty3', 'pop3/empty3')]), { groupId: 'shard-5' })], context);
       const run = spy.mock.calls[0]![1];
       // DEADLINE_MARGIN_SECONDS defaults to 30: no new message after end - 30 s; the hard stop
       // 7.5 s later; the abort signal (the backstop) at end - 15 s.
       expect(run.hardStopGraceMs).toBe(7500);
-      expect(endsAt - run.deadline.getTime()).toBeGreaterThanOrEqual(30_000);
-      expect(endsAt - run.deadline.getTime()).toBeLessThan(30_000 + 1000);
-      expect(endsAt - (run.deadline.getTime() + run.hardStopGraceMs!)).toBeGreaterThanOrEqual(22_500);
+      expect(latestEnd - run.deadline.getTime()).toBeGreaterThanOrEqual(30_000);
+      expect(earliestEnd - run.deadline.getTime()).toBeLessThan(30_000 + 1000);
+      expect(latestEnd - (run.deadline.getTime() + run.hardStopGraceMs!)).toBeGreaterThanOrEqual(22_500);
       expect(run.signal.aborted).toBe(false);
     } finally {
       spy.mockRestore();
