@@ -81,6 +81,9 @@ async function pass(
     ...(limits.timeoutSeconds ? deadline(limits.timeoutSeconds) : {}),
     ...(config.concurrency?.accounts ? { accountConcurrency: config.concurrency.accounts } : {}),
     ...(config.concurrency?.store ? { storeConcurrency: config.concurrency.store } : {}),
+    ...('eventBridge' in config.events && config.events.eventBridge.source
+      ? { eventSource: config.events.eventBridge.source }
+      : {}),
     ...(live ? { onProgress: (p) => process.stderr.write(`\r\x1b[K${formatProgress(p)}`) } : {}),
   });
   if (live) process.stderr.write('\r\x1b[K');
