@@ -10,6 +10,7 @@ import {
   ACCOUNT,
   checkDele,
   PASSWORD,
+  plainCase,
   SECRETS,
   sentBodies,
   sessionCase,
@@ -50,17 +51,7 @@ const messages = [
   bytes('Subject: two\r\n\r\nbare\nLF lines\n.\n'),
   bytes('Subject: three\r\n\r\n', 'z'.repeat(70), '\r\n'),
 ];
-const base: SessionCase = {
-  messages,
-  uidls: 'unique',
-  list: 'truth',
-  extraUidl: false,
-  pipelining: true,
-  expireZero: false,
-  greeting: 'plain',
-  authMethod: 'USER',
-  faults: [],
-};
+const base = plainCase(messages);
 const FAST_MS = 12_000;
 
 /** Cases that end in a second or two: the CI short form. */

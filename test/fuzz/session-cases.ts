@@ -250,6 +250,26 @@ export const sessionCase: fc.Arbitrary<SessionCase> = fc
  * reply cut after 0, 1, … octets (`stride` apart), pipelined and not. Cuts past a reply's end
  * close the connection right after it.
  */
+/** A well-behaved server (unique UIDLs, truthful LIST, pipelining, USER/PASS) with these faults. */
+export function plainCase(
+  messages: readonly Buffer[],
+  faults: readonly FaultSpec[] = [],
+  overrides: Partial<SessionCase> = {},
+): SessionCase {
+  return {
+    messages,
+    uidls: 'unique',
+    list: 'truth',
+    extraUidl: false,
+    pipelining: true,
+    expireZero: false,
+    greeting: 'plain',
+    authMethod: 'USER',
+    faults,
+    ...overrides,
+  };
+}
+
 export function closeAtEveryByte(stride = 1): SessionCase[] {
   const messages = [bytes('Subject: a\r\n\r\n.\r\n..x\r\n'), bytes('Subject: b\r\n\r\nline\r\n')];
   // Longest reply of each verb in this session, in octets (a little over).
@@ -271,17 +291,7 @@ export function closeAtEveryByte(stride = 1): SessionCase[] {
   for (const pipelining of [true, false]) {
     for (const [verb, nth, length] of longest) {
       for (let atByte = 0; atByte <= length; atByte += stride) {
-        cases.push({
-          messages,
-          uidls: 'unique',
-          list: 'truth',
-          extraUidl: false,
-          pipelining,
-          expireZero: false,
-          greeting: 'plain',
-          authMethod: 'USER',
-          faults: [{ kind: 'close', verb, nth, atByte }],
-        });
+        cases.push(plainCase(messages, [{ kind: 'close', verb, nth, atByte }], { pipelining }));
       }
     }
   }

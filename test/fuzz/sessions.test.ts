@@ -1,13 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  boundMs,
-  runSessionCase,
-  SESSION_DEADLINE_MS,
-  SESSION_GRACE_MS,
-  type SessionCase,
-} from './session-cases';
+import { boundMs, plainCase, runSessionCase, SESSION_DEADLINE_MS, SESSION_GRACE_MS } from './session-cases';
 import { runCloseSweep, runSessions } from './session-runner';
 import { fuzzSettings } from './settings';
 import { bytes } from './wire';
@@ -37,17 +31,10 @@ describe('fuzz: whole sessions against a hostile server (short form)', () => {
   // first, ELIMIT; test/functions/poller/hard-stop.test.ts streams one at the default limit.)
   it('an endless RETR trickled just above the watchdog rate ends at the hard stop, keeping every invariant', async () => {
     const kind = 'trickle';
-    const c: SessionCase = {
-      messages: [bytes('Subject: one\r\n\r\n.\r\n..two dots\r\n'), bytes('Subject: two\r\n\r\nbody\r\n')],
-      uidls: 'unique',
-      list: 'truth',
-      extraUidl: false,
-      pipelining: true,
-      expireZero: false,
-      greeting: 'plain',
-      authMethod: 'USER',
-      faults: [{ kind, verb: 'RETR', nth: 1 }],
-    };
+    const c = plainCase(
+      [bytes('Subject: one\r\n\r\n.\r\n..two dots\r\n'), bytes('Subject: two\r\n\r\nbody\r\n')],
+      [{ kind, verb: 'RETR', nth: 1 }],
+    );
     const root = mkdtempSync(join(tmpdir(), 'pop3-fuzz-hard-stop-'));
     try {
       const outcome = await runSessionCase(c, root, `hard-stop-${kind}`);
