@@ -204,7 +204,11 @@ async function processRecord(rt: Runtime, record: SQSRecord, context: Context): 
 async function runBatch(rt: Runtime, job: BatchJob, record: SQSRecord, context: Context): Promise<void> {
   const { config } = rt;
   const receiveCount = receives(record);
-  const remainingMs = context.getRemainingTimeInMillis();
+  // When the invocation ends, read once: the deadline and the abort signal below are measured
+  // from it, not from a clock read later (loading the adapters in between takes time).
+  // (The clock first: a tick between the two reads then errs early, never late.)
+  const now = Date.now();
+  const endsAt = now + context.getRemainingTimeInMillis();
   const marginMs = config.deadlineMarginSeconds * 1000;
   const usesKeepMode = job.mailboxes.some((m) => m.mode === 'keep');
   const seen = usesKeepMode ? rt.seenStore() : undefined;
@@ -231,13 +235,13 @@ async function runBatch(rt: Runtime, job: BatchJob, record: SQSRecord, context: 
     job,
     {
       runId: `${record.messageId}/${receiveCount}`,
-      deadline: new Date(Date.now() + remainingMs - marginMs),
+      deadline: new Date(endsAt - marginMs),
       // Past the deadline no new message starts; a session still running a quarter of the margin
       // later is dropped without QUIT (the hard stop: EDEADLINE, nothing deleted in it), well
       // before Lambda ends the invocation; the signal, half-way through the margin, is the
       // backstop. (With DEADLINE_MARGIN_SECONDS 0 neither can act before the end.)
       hardStopGraceMs: marginMs / 4,
-      signal: AbortSignal.timeout(Math.max(1, remainingMs - marginMs / 2)),
+      signal: AbortSignal.timeout(Math.max(1, endsAt - marginMs / 2 - Date.now())),
       messageId: record.messageId,
     },
     {
