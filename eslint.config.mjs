@@ -18,6 +18,7 @@ const MAY_IMPORT = {
   pop3: [],
   poller: ['pop3'],
   registry: ['poller', 'pop3'],
+  ses: ['poller', 'pop3'],
   adapters: ['poller', 'registry', 'pop3'],
   // The wiring may import the rest of functions/, but a Lambda bundle never pulls in the CLI or
   // the fake POP3 server (demo and tests only).

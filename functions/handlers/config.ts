@@ -1,4 +1,5 @@
 import * as v from 'valibot';
+import { ACCOUNT_ID_PATTERN } from '../poller/account';
 import { ENV } from './contract';
 import { describeIssues } from './jobs';
 
@@ -52,6 +53,29 @@ export interface DispatcherConfig {
   readonly shards: number;
   /** @default 50 */
   readonly batchSize: number;
+}
+
+/** The SES inbound handler's settings (functions/handlers/ses-inbound.ts). */
+export interface SesInboundConfig {
+  readonly archiveBucket: string;
+  /** @default '' */
+  readonly archivePrefix: string;
+  readonly archiveKmsKeyId: string | undefined;
+  readonly eventBusName: string;
+  /** The bucket SES writes to. */
+  readonly sesBucket: string;
+  /** @default '' */
+  readonly sesPrefix: string;
+  /** @default 'ses' */
+  readonly eventSource: string;
+  /** Lower-case address or `@domain` → account id. @default none */
+  readonly recipients: ReadonlyMap<string, string>;
+  /** @default 'address' */
+  readonly unmapped: 'address' | 'skip';
+  /** Lower-case domains. @default none */
+  readonly domains: ReadonlySet<string>;
+  /** @default 41943040 (40 MiB, SES's own limit) */
+  readonly maxMessageBytes: number;
 }
 
 /** Powertools' own variables, with this project's defaults. */
@@ -131,6 +155,80 @@ const DispatcherEnvSchema = v.object({
   [ENV.BATCH_SIZE]: integerInRange(1, 100, 50),
 });
 
+/** An EventBridge source: what PutEvents accepts, and not AWS's own `aws.` prefix. */
+const EVENT_SOURCE_PATTERN = /^(?!aws\.)[A-Za-z0-9._/-]{1,256}$/;
+
+const SesInboundEnvSchema = v.object({
+  [ENV.ARCHIVE_BUCKET]: required,
+  [ENV.ARCHIVE_PREFIX]: v.optional(v.string(), ''),
+  [ENV.ARCHIVE_KMS_KEY_ID]: optional,
+  [ENV.EVENT_BUS_NAME]: required,
+  [ENV.SES_BUCKET]: required,
+  [ENV.SES_PREFIX]: v.optional(v.string(), ''),
+  [ENV.SES_EVENT_SOURCE]: v.optional(
+    v.pipe(v.string(), v.regex(EVENT_SOURCE_PATTERN, 'must be an event source ([A-Za-z0-9._/-], not aws.*)')),
+    'ses',
+  ),
+  [ENV.SES_RECIPIENTS]: v.optional(
+    v.pipe(
+      v.string(),
+      v.rawTransform(({ dataset, addIssue, NEVER }) => {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(dataset.value === '' ? '{}' : dataset.value);
+        } catch {
+          addIssue({ message: 'must be a JSON object' });
+          return NEVER;
+        }
+        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+          addIssue({ message: 'must be a JSON object' });
+          return NEVER;
+        }
+        const map = new Map<string, string>();
+        for (const [recipient, account] of Object.entries(parsed)) {
+          if (
+            !/^[^@\s]*@[^@\s]+$/.test(recipient) ||
+            typeof account !== 'string' ||
+            !ACCOUNT_ID_PATTERN.test(account)
+          ) {
+            addIssue({ message: 'must map addresses or @domains to account ids ([A-Za-z0-9._-]{1,64})' });
+            return NEVER;
+          }
+          map.set(recipient.toLowerCase(), account);
+        }
+        return map;
+      }),
+    ),
+    '{}',
+  ),
+  [ENV.SES_UNMAPPED]: v.optional(v.picklist(['address', 'skip'], 'must be address or skip'), 'address'),
+  [ENV.SES_DOMAINS]: v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((s) =>
+        s
+          .split(',')
+          .map((d) => d.trim().toLowerCase())
+          .filter((d) => d !== ''),
+      ),
+      v.check((list) => list.every((d) => /^[a-z0-9.-]+$/.test(d)), 'must be comma-separated domain names'),
+      v.transform((list) => new Set(list)),
+    ),
+    '',
+  ),
+  // SES bounces mail over 40 MB; the handler holds one message in memory at a time.
+  [ENV.SES_MAX_MESSAGE_BYTES]: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^\d{1,10}$/, 'must be an integer from 1024 to 104857600'),
+      v.transform(Number),
+      v.minValue(1024, 'must be an integer from 1024 to 104857600'),
+      v.maxValue(104_857_600, 'must be an integer from 1024 to 104857600'),
+    ),
+    String(40 * 1024 * 1024),
+  ),
+});
+
 export function readWorkerConfig(env: Env = process.env): WorkerConfig {
   const e = parseEnv(WorkerEnvSchema, env);
   return {
@@ -158,6 +256,23 @@ export function readDispatcherConfig(env: Env = process.env): DispatcherConfig {
     registryTable: e.REGISTRY_TABLE,
     shards: e.SHARDS,
     batchSize: e.BATCH_SIZE,
+  };
+}
+
+export function readSesInboundConfig(env: Env = process.env): SesInboundConfig {
+  const e = parseEnv(SesInboundEnvSchema, env);
+  return {
+    archiveBucket: e.ARCHIVE_BUCKET,
+    archivePrefix: e.ARCHIVE_PREFIX,
+    archiveKmsKeyId: e.ARCHIVE_KMS_KEY_ID,
+    eventBusName: e.EVENT_BUS_NAME,
+    sesBucket: e.SES_BUCKET,
+    sesPrefix: e.SES_PREFIX,
+    eventSource: e.SES_EVENT_SOURCE,
+    recipients: e.SES_RECIPIENTS,
+    unmapped: e.SES_UNMAPPED,
+    domains: e.SES_DOMAINS,
+    maxMessageBytes: e.SES_MAX_MESSAGE_BYTES,
   };
 }
 

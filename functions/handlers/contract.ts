@@ -46,6 +46,20 @@ export const ENV = {
   SUMMARY_EVENTS: 'SUMMARY_EVENTS',
   /** Seconds a secret read from Secrets Manager is reused by a warm worker. Default 300; 0 turns the cache off. */
   SECRET_CACHE_SECONDS: 'SECRET_CACHE_SECONDS',
+  /** SES inbound: the bucket the receipt rule's S3 action writes to. */
+  SES_BUCKET: 'SES_BUCKET',
+  /** SES inbound: the S3 action's object key prefix (may be empty). */
+  SES_PREFIX: 'SES_PREFIX',
+  /** SES inbound: the `source` of its events and the archive's `event-source`. Default `ses`. */
+  SES_EVENT_SOURCE: 'SES_EVENT_SOURCE',
+  /** SES inbound: JSON object, lower-case address or `@domain` → account id. Default `{}`. */
+  SES_RECIPIENTS: 'SES_RECIPIENTS',
+  /** SES inbound: `address` (default) or `skip`, for recipients no entry maps (functions/ses/recipients.ts). */
+  SES_UNMAPPED: 'SES_UNMAPPED',
+  /** SES inbound: comma-separated lower-case domains whose To/Cc addresses are yours. Default none. */
+  SES_DOMAINS: 'SES_DOMAINS',
+  /** SES inbound: objects larger than this many bytes are not valid messages. Default 41943040 (40 MiB). */
+  SES_MAX_MESSAGE_BYTES: 'SES_MAX_MESSAGE_BYTES',
 } as const;
 
 /** One account to poll: what the dispatcher enqueues and the worker consumes (JSON in the SQS body). */
