@@ -10,7 +10,7 @@ import { OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodej
 export const PROJECT_ROOT = path.join(__dirname, '..');
 export const HANDLERS_DIR = path.join(PROJECT_ROOT, 'functions', 'handlers');
 /** The Lambda entry points, by name (`functions/handlers/<name>.ts`, export `handler`). */
-export const ENTRY_POINTS = ['worker', 'dispatcher'] as const;
+export const ENTRY_POINTS = ['worker', 'dispatcher', 'ses-inbound'] as const;
 export type EntryPoint = (typeof ENTRY_POINTS)[number];
 
 export const entryPath = (name: EntryPoint): string => path.join(HANDLERS_DIR, `${name}.ts`);

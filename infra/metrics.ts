@@ -4,7 +4,8 @@
  * 10,000 mailboxes are not 10,000 custom metrics) and the metric names. The worker writes one EMF
  * record per batch; Lambda's own Duration and Errors metrics (free) cover timing and crashes.
  *
- * Each name is one custom metric ($0.30 a month): seven in all.
+ * Each name is one custom metric ($0.30 a month): seven in all, and three more with SES inbound
+ * (under their own `service`, the SES inbound handler's, one EMF record per batch of notifications).
  */
 export const METRICS = {
   namespace: 'Pop3Poller',
@@ -22,4 +23,11 @@ export const METRICS = {
   backlog: 'Backlog',
   /** Batch jobs the dispatcher put on the job queue. */
   jobsEnqueued: 'JobsEnqueued',
+  sesInboundService: 'pop3-poller-ses-inbound',
+  /** Messages SES received that were archived (one per account a message went to). */
+  sesMessagesArchived: 'SesMessagesArchived',
+  /** SES objects that can never be archived (not a message, no account, gone): reported, kept. */
+  sesObjectsRejected: 'SesObjectsRejected',
+  /** SES objects whose notification failed and comes back (a transient failure, or one that ends in the DLQ). */
+  sesObjectsRetried: 'SesObjectsRetried',
 } as const;

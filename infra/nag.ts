@@ -75,7 +75,24 @@ export function acknowledgeFindings(poller: Pop3Poller): void {
         'for a rotation Lambda to call. The secret is created as a placeholder for the user to fill in.',
     );
   }
-  for (const fn of [poller.worker, poller.dispatcher]) {
+  const ses = poller.sesInbound;
+  if (ses) {
+    const role = ses.role;
+    ack(
+      role,
+      `AwsSolutions::AwsSolutions-IAM5[Resource::${asNagWrites(poller, ses.objectsArn)}]`,
+      `The SES inbound handler reads (GetObject only) the objects under the "${config.sesInbound!.prefix}" prefix ` +
+        "that SES's receipt rule writes; their keys are SES message ids, unknown in advance, so a prefix is " +
+        'the narrowest scope S3 offers.',
+    );
+    ack(
+      role,
+      `AwsSolutions::AwsSolutions-IAM5[Resource::${asNagWrites(poller, poller.archiveBucket.arnForObjects(`${config.archive.prefix}*`))}]`,
+      `The SES inbound handler writes archived messages under the "${config.archive.prefix}" prefix, as the ` +
+        'worker does: keys are content-addressed (<account>/<sha256>.eml), so a prefix is the narrowest scope.',
+    );
+  }
+  for (const fn of [poller.worker, poller.dispatcher, ...(ses ? [ses.function] : [])]) {
     ack(
       fn,
       'AwsSolutions::AwsSolutions-L1',

@@ -22,6 +22,7 @@ import { Queues } from './constructs/queues';
 import { Registry } from './constructs/registry';
 import { Scheduling } from './constructs/scheduling';
 import { Secrets } from './constructs/secrets';
+import { SesInbound } from './constructs/ses-inbound';
 import { Worker } from './constructs/worker';
 import type { Pop3PollerProps } from './props';
 import { resolveConfig, type ResolvedConfig } from './validation';
@@ -79,6 +80,8 @@ export class Pop3Poller extends Construct {
   readonly alarmTopic?: sns.Topic;
   readonly vpc?: ec2.IVpc;
   readonly dashboard?: cloudwatch.Dashboard;
+  /** SES inbound (`sesInbound`): its queue, dead-letter queue, rule and handler, when on. */
+  readonly sesInbound?: SesInbound;
 
   constructor(scope: Construct, id: string, props: Pop3PollerProps) {
     super(scope, id);
@@ -128,6 +131,16 @@ export class Pop3Poller extends Construct {
     this.worker = worker.function;
     this.workerLogGroup = worker.logGroup;
 
+    if (config.sesInbound) {
+      this.sesInbound = new SesInbound(this, {
+        config,
+        ses: config.sesInbound,
+        archiveBucket: this.archiveBucket,
+        ...(archive.key ? { archiveKey: archive.key } : {}),
+        eventBus: this.eventBus,
+      });
+    }
+
     const scheduling = new Scheduling(this, {
       config,
       dispatcher: this.dispatcher,
@@ -145,6 +158,7 @@ export class Pop3Poller extends Construct {
       jobDeadLetterQueue: this.jobDeadLetterQueue,
       dispatchDeadLetterQueue: this.dispatchDeadLetterQueue,
       key: archive.key,
+      ...(this.sesInbound ? { sesInbound: this.sesInbound } : {}),
     });
     this.alarms = alarms.alarms;
     this.alarmTopic = alarms.topic;
@@ -168,5 +182,19 @@ export class Pop3Poller extends Construct {
     new CfnOutput(this, 'WorkerLogGroupName', { value: this.workerLogGroup.logGroupName });
     new CfnOutput(this, 'DispatcherLogGroupName', { value: this.dispatcherLogGroup.logGroupName });
     if (this.dashboard) new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboardName });
+    if (this.sesInbound) {
+      new CfnOutput(this, 'SesInboundBucketName', {
+        description: "The bucket for the SES receipt rule's S3 action",
+        value: this.sesInbound.bucketName,
+      });
+      new CfnOutput(this, 'SesInboundPrefix', {
+        description: "The S3 action's object key prefix",
+        value: config.sesInbound!.prefix,
+      });
+      new CfnOutput(this, 'SesInboundFunctionName', { value: this.sesInbound.function.functionName });
+      new CfnOutput(this, 'SesInboundDeadLetterQueueUrl', {
+        value: this.sesInbound.deadLetterQueue.queueUrl,
+      });
+    }
   }
 }

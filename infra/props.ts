@@ -324,6 +324,79 @@ export interface FleetProps {
   readonly secretCacheSeconds?: number;
 }
 
+/**
+ * Mail received by Amazon SES (your MX) archived beside the POP3 mail: each object an SES receipt
+ * rule's S3 action writes becomes `<archive prefix><account>/<sha256>.eml` and a "Message Archived"
+ * event with `source` `eventSource`, the recipient as account (docs/ses-inbound.md).
+ */
+export interface SesInboundProps {
+  /**
+   * The bucket the receipt rule's S3 action writes to: the name of an existing bucket in this
+   * stack's account and region, with "Send notifications to Amazon EventBridge" turned on (and SES
+   * already allowed to write to it; docs/ses-inbound.md). The SES objects are only ever read.
+   * @default - the archive bucket: the stack lets SES write the prefix (and use the archive's key)
+   */
+  readonly bucket?: string;
+  /**
+   * The S3 action's object key prefix. In the archive bucket: non-empty, ends in `/`, disjoint
+   * from `archive.prefix` and `archive.statePrefix` (no lifecycle rule of the stack touches it).
+   * In an existing bucket it may be empty.
+   * @default 'ses/'
+   */
+  readonly prefix?: string;
+  /**
+   * Which account a recipient's mail is archived under: keys are addresses
+   * (`support@example.com`) or whole domains (`@example.com`), compared in lower case; an address
+   * with a `+detail` matches its entry without it. Map to a POP3 account's id to give both one
+   * archive and one stream of events.
+   * @default - none: every recipient is handled by `unmappedRecipients`
+   */
+  readonly recipients?: Readonly<Record<string, string>>;
+  /**
+   * Recipients no entry of `recipients` matches: `address` archives under an account named after
+   * the address (`support@example.com` → `support_at_example.com`, without `+detail`; an address
+   * that makes no valid account id is not archived), `skip` archives nothing for them. Mail with
+   * no recipient archived is reported and stays where SES wrote it.
+   * @default 'address'
+   */
+  readonly unmappedRecipients?: 'address' | 'skip';
+  /**
+   * Your receiving domains. When SES delivers one message to several of your recipients at once
+   * it names none of them; the recipients are then the message's To and Cc addresses at these
+   * domains (and those `recipients` names).
+   * @default - the domains `recipients` names
+   */
+  readonly domains?: readonly string[];
+  /**
+   * The `source` of these events (and the `event-source` the archive records): what tells an SES
+   * message from a POP3 one.
+   * @default 'ses'
+   */
+  readonly eventSource?: string;
+  /**
+   * Larger objects are not valid messages (reported, not archived). SES itself bounces mail over
+   * 40 MB. At most 100 MiB.
+   * @default 41943040
+   */
+  readonly maxMessageBytes?: number;
+  /**
+   * An existing `bucket`'s SSE-KMS key (its ARN), when it is not the AWS managed `aws/s3` key:
+   * the handler may decrypt with it through S3.
+   * @default - none
+   */
+  readonly bucketKmsKeyArn?: string;
+  /**
+   * Memory of the handler in MiB (128–10240); it holds one message at a time, about four copies.
+   * @default 512
+   */
+  readonly memoryMiB?: number;
+  /**
+   * Receives of a notification that keeps failing before it moves to the dead-letter queue.
+   * @default 5
+   */
+  readonly maxReceiveCount?: number;
+}
+
 export interface Pop3PollerProps {
   /**
    * Mailboxes configured here, polled from their schedule's input. May be empty: the registry
@@ -382,4 +455,9 @@ export interface Pop3PollerProps {
    * @default true
    */
   readonly dashboard?: boolean;
+  /**
+   * Archive the mail an SES receipt rule writes to S3 too (docs/ses-inbound.md).
+   * @default - off
+   */
+  readonly sesInbound?: SesInboundProps;
 }

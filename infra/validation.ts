@@ -6,6 +6,7 @@ import type {
   PollerAccountProps,
   Pop3PollerProps,
   ScheduleSpec,
+  SesInboundProps,
   WorkerProps,
 } from './props';
 
@@ -94,6 +95,22 @@ export type ResolvedNetwork =
       readonly pop3Ports: readonly number[];
     };
 
+export interface ResolvedSesInbound {
+  /** An existing bucket's name; undefined: the archive bucket. */
+  readonly bucket: string | undefined;
+  readonly prefix: string;
+  /** Lower-case address or `@domain` → account id. */
+  readonly recipients: Readonly<Record<string, string>>;
+  readonly unmappedRecipients: 'address' | 'skip';
+  /** Lower case: the given domains and those `recipients` names. */
+  readonly domains: readonly string[];
+  readonly eventSource: string;
+  readonly maxMessageBytes: number;
+  readonly bucketKmsKeyArn: string | undefined;
+  readonly memoryMiB: number;
+  readonly maxReceiveCount: number;
+}
+
 export interface ResolvedConfig {
   readonly schedules: readonly ResolvedSchedule[];
   readonly secrets: readonly ResolvedSecretRef[];
@@ -125,6 +142,8 @@ export interface ResolvedConfig {
   readonly logRetentionDays: number;
   readonly dashboard: boolean;
   readonly fleet: ResolvedFleet;
+  /** Undefined: SES inbound is off. */
+  readonly sesInbound: ResolvedSesInbound | undefined;
 }
 
 const isInt = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n);
@@ -418,6 +437,11 @@ export function resolveConfig(props: Pop3PollerProps, stackName: string): Resolv
   const network = resolveNetwork(props.network ?? {}, problems);
   const fleet = resolveFleet(props.fleet ?? {}, intIn, problems);
 
+  const sesInbound =
+    props.sesInbound !== undefined
+      ? resolveSesInbound(props.sesInbound, { prefix, statePrefix, encryption, objectLock: lock }, problems)
+      : undefined;
+
   const logRetentionDays = props.logRetentionDays ?? 90;
   check(
     (LOG_RETENTION_DAYS as readonly number[]).includes(logRetentionDays),
@@ -452,10 +476,153 @@ export function resolveConfig(props: Pop3PollerProps, stackName: string): Resolv
     logRetentionDays,
     dashboard: props.dashboard ?? true,
     fleet,
+    sesInbound,
   };
 }
 
 export const SUMMARY_EVENTS = ['changes', 'all', 'none'] as const;
+
+/** S3's rule for bucket names (general purpose buckets). */
+const BUCKET_NAME = /^(?!xn--|sthree-|amzn-s3-demo-)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+const DOMAIN = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
+/** An EventBridge source (PutEvents' Source), not AWS's own `aws.` namespace. */
+const EVENT_SOURCE = /^(?!aws\.)[A-Za-z0-9._/-]{1,256}$/;
+/** The handler's environment holds the recipient map as JSON; Lambda's whole environment is 4 KB. */
+export const MAX_SES_RECIPIENTS_CHARS = 2500;
+/** The most a message may be: the handler holds it in memory. */
+export const MAX_SES_MESSAGE_BYTES = 100 * 1024 * 1024;
+
+function resolveSesInbound(
+  ses: SesInboundProps,
+  archive: {
+    prefix: string;
+    statePrefix: string;
+    encryption: string;
+    objectLock: unknown;
+  },
+  problems: string[],
+): ResolvedSesInbound {
+  const where = 'sesInbound';
+  const bucket = ses.bucket;
+  const inArchive = bucket === undefined;
+  if (!inArchive && !BUCKET_NAME.test(bucket)) {
+    problems.push(`${where}.bucket "${bucket}" is not an S3 bucket name`);
+  }
+  const prefix = ses.prefix ?? 'ses/';
+  if (inArchive) {
+    if (!PREFIX.test(prefix)) {
+      problems.push(
+        `${where}.prefix "${prefix}" must be non-empty, end in "/" and hold only safe key characters`,
+      );
+    } else {
+      for (const [name, other] of [
+        ['archive.prefix', archive.prefix],
+        ['archive.statePrefix', archive.statePrefix],
+      ] as const) {
+        if (prefix.startsWith(other) || other.startsWith(prefix)) {
+          problems.push(
+            `${where}.prefix "${prefix}" and ${name} "${other}" must not overlap: SES's objects are not ` +
+              "archived messages (they are written without If-None-Match, and the archive's lifecycle rules must not touch them)",
+          );
+        }
+      }
+    }
+    if (archive.objectLock !== undefined) {
+      problems.push(
+        `${where} cannot use the archive bucket: it has Object Lock with a default retention, which SES's S3 ` +
+          'action does not support; give sesInbound.bucket a bucket of your own',
+      );
+    }
+    if (archive.encryption !== 'customer-managed') {
+      problems.push(
+        `${where} in the archive bucket needs archive.encryption "customer-managed": SES writes as a service, ` +
+          "which the AWS managed aws/s3 key's policy does not let in (and cannot be changed to); the stack grants " +
+          'SES its own key, through S3, for this bucket only. Or give sesInbound.bucket a bucket of your own',
+      );
+    }
+    if (ses.bucketKmsKeyArn !== undefined) {
+      problems.push(`${where}.bucketKmsKeyArn only applies to an existing sesInbound.bucket`);
+    }
+  } else if (prefix !== '' && !PREFIX.test(prefix)) {
+    problems.push(
+      `${where}.prefix "${prefix}" must end in "/" and hold only safe key characters (or be empty)`,
+    );
+  }
+  if (ses.bucketKmsKeyArn !== undefined && !KMS_KEY_ARN.test(ses.bucketKmsKeyArn)) {
+    problems.push(`${where}.bucketKmsKeyArn "${ses.bucketKmsKeyArn}" is not a KMS key ARN`);
+  }
+
+  const recipients: Record<string, string> = {};
+  const domains = new Set<string>();
+  for (const [key, account] of Object.entries(ses.recipients ?? {})) {
+    const lower = key.toLowerCase();
+    const domain = lower.slice(lower.lastIndexOf('@') + 1);
+    if (!/^[^@\s]*@[^@\s]+$/.test(key) || !DOMAIN.test(domain)) {
+      problems.push(`${where}.recipients: "${key}" is not an address or an @domain`);
+      continue;
+    }
+    if (typeof account !== 'string' || !ACCOUNT_ID_PATTERN.test(account)) {
+      problems.push(
+        `${where}.recipients["${key}"]: account id ${JSON.stringify(account)} must match [A-Za-z0-9._-]{1,64}`,
+      );
+      continue;
+    }
+    if (lower in recipients)
+      problems.push(`${where}.recipients: "${key}" is given more than once (case does not count)`);
+    recipients[lower] = account;
+    domains.add(domain);
+  }
+  if (JSON.stringify(recipients).length > MAX_SES_RECIPIENTS_CHARS) {
+    problems.push(
+      `${where}.recipients is ${JSON.stringify(recipients).length} characters as JSON, over ${MAX_SES_RECIPIENTS_CHARS} ` +
+        "(it travels in the handler's environment, 4 KB in all): map whole domains (@example.com) instead",
+    );
+  }
+  for (const domain of ses.domains ?? []) {
+    if (typeof domain !== 'string' || !DOMAIN.test(domain.toLowerCase())) {
+      problems.push(`${where}.domains: "${domain}" is not a domain name`);
+    } else domains.add(domain.toLowerCase());
+  }
+  const unmappedRecipients = ses.unmappedRecipients ?? 'address';
+  if (unmappedRecipients !== 'address' && unmappedRecipients !== 'skip') {
+    problems.push(`${where}.unmappedRecipients must be "address" or "skip"`);
+  }
+  const eventSource = ses.eventSource ?? 'ses';
+  if (typeof eventSource !== 'string' || !EVENT_SOURCE.test(eventSource)) {
+    problems.push(
+      `${where}.eventSource ${JSON.stringify(eventSource)} must be 1-256 of A-Z a-z 0-9 . _ / - and not start with "aws."`,
+    );
+  }
+  const maxMessageBytes = ses.maxMessageBytes ?? 40 * 1024 * 1024;
+  if (!isInt(maxMessageBytes) || maxMessageBytes < 1024 || maxMessageBytes > MAX_SES_MESSAGE_BYTES) {
+    problems.push(`${where}.maxMessageBytes must be an integer from 1024 to ${MAX_SES_MESSAGE_BYTES}`);
+  }
+  const memoryMiB = ses.memoryMiB ?? 512;
+  if (!isInt(memoryMiB) || memoryMiB < 128 || memoryMiB > 10240) {
+    problems.push(`${where}.memoryMiB must be an integer from 128 to 10240`);
+  } else if (isInt(maxMessageBytes) && memoryMiB < 128 + Math.ceil((4 * maxMessageBytes) / (1024 * 1024))) {
+    problems.push(
+      `${where}.memoryMiB (${memoryMiB}) is too small for messages of ${maxMessageBytes} bytes: the handler holds ` +
+        `about four copies of one; give at least ${128 + Math.ceil((4 * maxMessageBytes) / (1024 * 1024))}`,
+    );
+  }
+  const maxReceiveCount = ses.maxReceiveCount ?? 5;
+  if (!isInt(maxReceiveCount) || maxReceiveCount < 1 || maxReceiveCount > 1000) {
+    problems.push(`${where}.maxReceiveCount must be an integer from 1 to 1000`);
+  }
+  return {
+    bucket,
+    prefix,
+    recipients,
+    unmappedRecipients,
+    domains: [...domains].sort(),
+    eventSource,
+    maxMessageBytes,
+    bucketKmsKeyArn: ses.bucketKmsKeyArn,
+    memoryMiB,
+    maxReceiveCount,
+  };
+}
 
 function resolveFleet(
   fleet: FleetProps,

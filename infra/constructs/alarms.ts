@@ -21,6 +21,8 @@ export interface AlarmsProps {
   readonly dispatchDeadLetterQueue: sqs.IQueue;
   /** Encrypts the alarm topic, when the archive has a customer-managed key. */
   readonly key?: kms.Key;
+  /** SES inbound, when on: its dead-letter queue, rejected objects and handler errors get alarms. */
+  readonly sesInbound?: { readonly function: lambda.IFunction; readonly deadLetterQueue: sqs.IQueue };
 }
 
 /** A worker metric of the poller's namespace (or the dispatcher's, by its service), summed. */
@@ -39,7 +41,8 @@ export function pollerMetric(
 }
 
 /**
- * Seven alarms (about $0.10 a month each, $0.20 for the two-metric "no successful poll"), an
+ * Seven alarms (about $0.10 a month each, $0.20 for the two-metric "no successful poll"), three
+ * more with SES inbound, an
  * optional SNS topic (TLS only; encrypted with the archive's key when it has one) that they all
  * notify, and the dashboard when `dashboard` is on.
  */
@@ -89,6 +92,47 @@ export class Alarms {
 }
 
 function createAlarms(scope: Construct, props: AlarmsProps): cloudwatch.Alarm[] {
+  return [
+    ...pollerAlarms(scope, props),
+    ...(props.sesInbound ? sesInboundAlarms(scope, props.sesInbound) : []),
+  ];
+}
+
+function sesInboundAlarms(scope: Construct, ses: NonNullable<AlarmsProps['sesInbound']>): cloudwatch.Alarm[] {
+  const five = Duration.minutes(5);
+  const atLeastOne = {
+    threshold: 1,
+    evaluationPeriods: 1,
+    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  };
+  return [
+    new cloudwatch.Alarm(scope, 'SesInboundDeadLetterQueueAlarm', {
+      alarmDescription:
+        'SES objects failed every retry (or their notification could not be delivered) and are in the SES ' +
+        'inbound dead-letter queue. The objects are still where SES wrote them: fix the cause, then redrive.',
+      metric: ses.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: five,
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      ...atLeastOne,
+    }),
+    new cloudwatch.Alarm(scope, 'SesObjectsRejectedAlarm', {
+      alarmDescription:
+        'SES wrote an object that is not archived: not a valid message, or no recipient with an account. It is ' +
+        'kept where SES wrote it; the SES inbound logs name it and why (needsAttention).',
+      metric: pollerMetric(METRICS.sesObjectsRejected, five, METRICS.sesInboundService),
+      ...atLeastOne,
+    }),
+    new cloudwatch.Alarm(scope, 'SesInboundErrorsAlarm', {
+      alarmDescription: 'The SES inbound Lambda failed (crash, timeout, out of memory, bad configuration).',
+      metric: ses.function.metricErrors({ period: five, statistic: cloudwatch.Stats.SUM }),
+      ...atLeastOne,
+    }),
+  ];
+}
+
+function pollerAlarms(scope: Construct, props: AlarmsProps): cloudwatch.Alarm[] {
   const { config } = props;
   const five = Duration.minutes(5);
   const hour = Duration.hours(1);

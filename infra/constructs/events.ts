@@ -6,13 +6,17 @@ import type { Construct } from 'constructs';
 import { EVENT_SOURCE } from '../../functions/poller/events';
 import type { ResolvedConfig } from '../validation';
 
-/** The event bus (a custom one, or the account's default), its replay archive and the example rule. */
+/**
+ * The event bus (a custom one, or the account's default), its replay archive and the example rule,
+ * for the poller's events and, with SES inbound, those of its source too.
+ */
 export class Events {
   readonly bus: events.IEventBus;
   /** The example rule's target, when `eventBus.exampleRule` is on. */
   readonly sampleQueue?: sqs.Queue;
 
   constructor(scope: Construct, config: ResolvedConfig) {
+    const sources = [EVENT_SOURCE, ...(config.sesInbound ? [config.sesInbound.eventSource] : [])];
     this.bus =
       config.eventBus.type === 'custom'
         ? new events.EventBus(scope, 'EventBus', { description: 'Pop3Poller events (source pop3-poller)' })
@@ -20,7 +24,7 @@ export class Events {
     if (config.eventBus.archiveRetentionDays > 0) {
       const archive = new events.Archive(scope, 'EventArchive', {
         sourceEventBus: this.bus,
-        eventPattern: { source: [EVENT_SOURCE] },
+        eventPattern: { source: sources },
         retention: Duration.days(config.eventBus.archiveRetentionDays),
         description: 'Pop3Poller events, for replay',
       });
@@ -38,7 +42,7 @@ export class Events {
       new events.Rule(scope, 'MessageArchivedRule', {
         eventBus: this.bus,
         description: 'Example: every archived message, to a sample queue. Point your workflow here.',
-        eventPattern: { source: [EVENT_SOURCE], detailType: ['Message Archived'] },
+        eventPattern: { source: sources, detailType: ['Message Archived'] },
         targets: [new eventsTargets.SqsQueue(this.sampleQueue)],
       });
       new CfnOutput(scope, 'SampleQueueUrl', {

@@ -8,7 +8,7 @@ import { entryPath, lambdaBundling, PROJECT_ROOT, type EntryPoint } from '../bun
 import { METRICS } from '../metrics';
 import type { ResolvedConfig } from '../validation';
 
-/** What the worker and the dispatcher share: runtime, bundling, logging, their own log group and role. */
+/** What the Lambdas share: runtime, bundling, logging, their own log group and role. */
 export interface LambdaBase {
   readonly logGroup: logs.LogGroup;
   readonly role: iam.Role;
@@ -16,8 +16,8 @@ export interface LambdaBase {
 }
 
 /**
- * Creates `<Name>LogGroup` and `<Name>Role` in `scope`, and the props every Lambda of the poller
- * starts from: Node.js on ARM64, the bundling of infra/bundling.ts, JSON logs at the configured
+ * Creates `<Name>LogGroup` and `<Name>Role` in `scope` (`<Name>`: the entry point in PascalCase),
+ * and the props every Lambda of the poller starts from: Node.js on ARM64, the bundling of infra/bundling.ts, JSON logs at the configured
  * level. Lambda sets AWS_LAMBDA_LOG_LEVEL from `applicationLogLevelV2`, which Powertools Logger
  * uses in preference to POWERTOOLS_LOG_LEVEL (that variable is therefore not set: one source of
  * truth). The system level WARN drops the platform START/END/REPORT lines, a large part of the
@@ -30,7 +30,11 @@ export function lambdaBase(
   config: ResolvedConfig,
   environment: Record<string, string>,
 ): LambdaBase {
-  const title = name[0]!.toUpperCase() + name.slice(1);
+  // `ses-inbound` → `SesInbound`: construct ids, and so logical ids, as before for the others.
+  const title = name
+    .split('-')
+    .map((part) => part[0]!.toUpperCase() + part.slice(1))
+    .join('');
   const logGroup = new logs.LogGroup(scope, `${title}LogGroup`, { retention: config.logRetentionDays });
   const role = lambdaRole(scope, `${title}Role`, logGroup, `Pop3Poller ${name}`);
   const props: NodejsFunctionProps = {
