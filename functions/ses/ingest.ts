@@ -3,7 +3,7 @@ import { archiveKey } from '../poller/archive-key';
 import { messageArchivedEvent } from '../poller/archived-event';
 import type { MessageArchivedDetail, PollEvent } from '../poller/events';
 import { readMetadata } from '../poller/metadata';
-import type { ArchiveItem, EventSink, StoredObject } from '../poller/ports';
+import { systemClock, type ArchiveStore, type Clock, type EventSink } from '../poller/ports';
 import { Spool } from '../poller/spool';
 import { SesInboundError } from './errors';
 import { accountsOf, findRecipients, type Recipient, type RecipientRules } from './recipients';
@@ -29,19 +29,16 @@ export interface SesObjectRef {
   readonly size?: number;
 }
 
-/** The archive as this path uses it (the archive-record contract: `source` in, `archivedAt` out). */
-export interface RecordingArchive {
-  put(item: ArchiveItem & { readonly source: string }): Promise<StoredObject & { readonly archivedAt: Date }>;
-}
-
 export interface IngestDeps {
   /**
    * The object's bytes exactly as stored. Throws SesInboundError EINVALID past `maxBytes` (without
    * reading further), EGONE when the object is not there, EREAD on other failures.
    */
   read(ref: SesObjectRef, maxBytes: number): Promise<Buffer>;
-  readonly archive: RecordingArchive;
+  readonly archive: ArchiveStore;
   readonly events: EventSink;
+  /** The archive time of a message archived now. @default systemClock */
+  readonly clock?: Clock;
 }
 
 export interface IngestSettings {
@@ -108,6 +105,9 @@ export async function ingestSesObject(
   const metadata = await readMetadata(spool);
   const archived: ArchivedCopy[] = [];
   const events: PollEvent<MessageArchivedDetail>[] = [];
+  // One archive time for the object's copies; a copy already archived keeps the time it was first
+  // archived with (the store reports it), so a redelivery rebuilds the same event.
+  const archivedAt = (deps.clock ?? systemClock).now();
   for (const accountId of accounts) {
     const key = archiveKey(accountId, spool.sha256);
     const stored = await deps.archive.put({
@@ -115,6 +115,7 @@ export async function ingestSesObject(
       accountId,
       sha256: spool.sha256,
       size: spool.size,
+      archivedAt,
       body: () => Readable.from([bytes], { objectMode: false }),
       bytes,
       source: settings.eventSource,
