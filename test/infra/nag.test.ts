@@ -74,6 +74,25 @@ const DEPLOYMENTS: ReadonlyArray<[string, Pop3PollerProps]> = [
     },
   ],
   [
+    'one with SES inbound into the archive bucket',
+    {
+      ...MINIMAL,
+      archive: { encryption: 'customer-managed' },
+      sesInbound: { recipients: { 'support@example.com': 'support' }, domains: ['example.com'] },
+    },
+  ],
+  [
+    'one with SES inbound from an existing bucket with its own key',
+    {
+      ...MINIMAL,
+      sesInbound: {
+        bucket: 'my-mail-bucket',
+        prefix: 'inbound/',
+        bucketKmsKeyArn: 'arn:aws:kms:eu-west-1:111122223333:key/0a1b2c3d-0000-1111-2222-333344445555',
+      },
+    },
+  ],
+  [
     'the end-to-end test deployment (scripts/aws-e2e.ts)',
     e2eDeployment('Pop3E2E-abcdefghij', undefined).poller,
   ],
