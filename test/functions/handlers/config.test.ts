@@ -2,6 +2,7 @@ import {
   ConfigError,
   readDispatcherConfig,
   readObservabilitySettings,
+  readSesInboundConfig,
   readWorkerConfig,
 } from '../../../functions/handlers/config';
 import { ENV } from '../../../functions/handlers/contract';
@@ -129,6 +130,88 @@ describe('Function: readDispatcherConfig', () => {
     });
     expect(() => readDispatcherConfig({})).toThrow(
       'invalid configuration (environment variables): JOB_QUEUE_URL is required',
+    );
+  });
+});
+
+describe('Function: readSesInboundConfig', () => {
+  const SES_MINIMAL = {
+    [ENV.ARCHIVE_BUCKET]: 'mail-archive',
+    [ENV.EVENT_BUS_NAME]: 'mail-events',
+    [ENV.SES_BUCKET]: 'inbound-mail',
+  };
+
+  it('applies the documented defaults to a minimal environment', () => {
+    expect(readSesInboundConfig({ ...SES_MINIMAL, UNRELATED: 'x' })).toEqual({
+      archiveBucket: 'mail-archive',
+      archivePrefix: '',
+      archiveKmsKeyId: undefined,
+      eventBusName: 'mail-events',
+      sesBucket: 'inbound-mail',
+      sesPrefix: '',
+      eventSource: 'ses',
+      recipients: new Map(),
+      unmapped: 'address',
+      domains: new Set(),
+      maxMessageBytes: 41_943_040,
+    });
+  });
+
+  it('reads every variable, addresses and domains in lower case', () => {
+    const config = readSesInboundConfig({
+      ...SES_MINIMAL,
+      [ENV.ARCHIVE_PREFIX]: 'mail/',
+      [ENV.ARCHIVE_KMS_KEY_ID]: 'arn:aws:kms:eu-west-1:111122223333:key/k',
+      [ENV.SES_PREFIX]: 'ses/',
+      [ENV.SES_EVENT_SOURCE]: 'mail.ses',
+      [ENV.SES_RECIPIENTS]: '{"Support@Example.com":"support","@example.org":"org"}',
+      [ENV.SES_UNMAPPED]: 'skip',
+      [ENV.SES_DOMAINS]: 'Example.com, example.net,',
+      [ENV.SES_MAX_MESSAGE_BYTES]: '1048576',
+    });
+    expect(config).toMatchObject({
+      archivePrefix: 'mail/',
+      sesPrefix: 'ses/',
+      eventSource: 'mail.ses',
+      unmapped: 'skip',
+      maxMessageBytes: 1_048_576,
+    });
+    expect([...config.recipients]).toEqual([
+      ['support@example.com', 'support'],
+      ['@example.org', 'org'],
+    ]);
+    expect([...config.domains]).toEqual(['example.com', 'example.net']);
+  });
+
+  it('names every bad variable in one error, without echoing values', () => {
+    const error = errorOf(() =>
+      readSesInboundConfig({
+        [ENV.ARCHIVE_BUCKET]: 'mail-archive',
+        [ENV.EVENT_BUS_NAME]: 'mail-events',
+        [ENV.SES_EVENT_SOURCE]: 'aws.ses',
+        [ENV.SES_RECIPIENTS]: '{"support@example.com":"bad id"}',
+        [ENV.SES_UNMAPPED]: 'drop',
+        [ENV.SES_DOMAINS]: 'exa mple.com',
+        [ENV.SES_MAX_MESSAGE_BYTES]: '10',
+      }),
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    for (const part of [
+      'SES_BUCKET is required',
+      'SES_EVENT_SOURCE must be an event source',
+      'SES_RECIPIENTS must map addresses or @domains to account ids',
+      'SES_UNMAPPED must be address or skip',
+      'SES_DOMAINS must be comma-separated domain names',
+      'SES_MAX_MESSAGE_BYTES must be an integer from 1024 to 104857600',
+    ]) {
+      expect(error.message).toContain(part);
+    }
+    expect(error.message).not.toContain('bad id');
+  });
+
+  it.each([['[]'], ['"x"'], ['{']])('refuses SES_RECIPIENTS %s: not a JSON object', (value) => {
+    expect(() => readSesInboundConfig({ ...SES_MINIMAL, [ENV.SES_RECIPIENTS]: value })).toThrow(
+      'SES_RECIPIENTS must be a JSON object',
     );
   });
 });
