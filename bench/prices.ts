@@ -9,6 +9,7 @@ export const PRICES = {
   lambdaGbSecond: 0.0000133334, // arm64
   lambdaRequest: 0.2 / 1e6,
   sqsFifoRequest: 0.5 / 1e6, // each 64 KB chunk of a payload is one request
+  sqsStandardRequest: 0.4 / 1e6, // SES inbound's queue; each 64 KB chunk is one request
   eventBridgeEvent: 1.0 / 1e6, // custom events, each 64 KB chunk
   schedulerInvocation: 1.0 / 1e6,
   s3Put: 0.005 / 1000, // PUT, COPY, POST, LIST
@@ -21,6 +22,8 @@ export const PRICES = {
   customMetricMonth: 0.3,
   alarmMetricMonth: 0.1, // standard resolution
   dashboardMonth: 3.0,
+  sesInboundMessage: 0.1 / 1000, // SES receiving: each message accepted
+  sesInboundChunk: 0.09 / 1000, // SES receiving: each 256 KB of an incoming message
 } as const;
 
 /** Settings the prices are applied with. */
