@@ -191,6 +191,11 @@ export class Pop3Poller extends Construct {
         description: "The S3 action's object key prefix",
         value: config.sesInbound!.prefix,
       });
+      new CfnOutput(this, 'SesInboundQueueUrl', {
+        description:
+          'Notifications of SES objects; send one here to process an object again (docs/ses-inbound.md)',
+        value: this.sesInbound.queue.queueUrl,
+      });
       new CfnOutput(this, 'SesInboundFunctionName', { value: this.sesInbound.function.functionName });
       new CfnOutput(this, 'SesInboundDeadLetterQueueUrl', {
         value: this.sesInbound.deadLetterQueue.queueUrl,

@@ -302,6 +302,7 @@ describe('Construct: SesInbound (sesInbound option)', () => {
       expect(value('PollerSesInboundBucketName')).toEqual({ Ref: bucket });
       expect(value('PollerSesInboundPrefix')).toBe('ses/');
       expect(value('PollerSesInboundDeadLetterQueueUrl')).toEqual({ Ref: dlq });
+      expect(value('PollerSesInboundQueueUrl')).toEqual({ Ref: queue });
     });
   });
 
