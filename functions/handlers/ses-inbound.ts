@@ -193,12 +193,17 @@ async function processRecord(rt: Runtime, record: SQSRecord, tally: Tally): Prom
       tally.rejected++;
       return true;
     }
-    logger.warn('SES object not archived yet; its notification is retried', {
+    // Anything else comes back through SQS. A failure no retry can fix (a different object at
+    // the archive key, say) still goes that way, to end in the dead-letter queue with its alarm:
+    // the object is kept, and redriving the DLQ processes it once a person has fixed the cause.
+    const log = failure.retryable ? logger.warn.bind(logger) : logger.error.bind(logger);
+    log('SES object not archived yet; its notification is retried', {
       bucket,
       key,
       messageId: record.messageId,
       receiveCount: Number(record.attributes.ApproximateReceiveCount) || 1,
       failure,
+      ...(failure.retryable ? {} : { needsAttention: true }),
     });
     tally.retried++;
     return false;

@@ -128,8 +128,8 @@ function unfold(lines: readonly string[]): string {
  * down were written by the sending side and may name anything, so they are not read.
  */
 export function sesEnvelopeRecipient(fields: readonly HeaderField[]): string | undefined {
-  const received = fields.find((f) => f.name === 'received');
-  if (!received || !SES_RECEIVED.test(received.value)) return undefined;
+  if (!receivedBySes(fields)) return undefined;
+  const received = fields.find((f) => f.name === 'received')!;
   // `for` Path / Mailbox, then ";" and the date (RFC 5321 §4.4 For-clause).
   const match = /\sfor\s+<?([^\s<>;@]+@[^\s<>;@]+?)>?\s*;/i.exec(received.value);
   return match ? match[1] : undefined;

@@ -405,6 +405,23 @@ describe('SES inbound handler (in-process, S3 and EventBridge mocked)', () => {
     expect((putObjects()[0]!.Body as Buffer).equals(bytes)).toBe(true);
   });
 
+  test('a different object already at the archive key: never overwritten, logged for a person, and on its way to the DLQ', async () => {
+    serve('singleRecipient');
+    s3.on(PutObjectCommand).rejects(serviceError('PreconditionFailed', 412));
+    s3.on(HeadObjectCommand).resolves({ ContentLength: 5, ChecksumSHA256: sha256B64(Buffer.from('other')) });
+
+    const { result, out } = await invoke([notification('singleRecipient')]);
+
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: 'msg-singleRecipient' }] });
+    expect(s3).toHaveReceivedCommandTimes(PutObjectCommand, 1);
+    expect(eventBridge.calls()).toHaveLength(0);
+    expect(out.logs().find((l) => l.level === 'ERROR')).toMatchObject({
+      message: 'SES object not archived yet; its notification is retried',
+      failure: { code: 'EINTEGRITY', retryable: false },
+      needsAttention: true,
+    });
+  });
+
   test('a vanished object and a malformed notification are reported and let go', async () => {
     s3.on(GetObjectCommand).rejects(serviceError('NoSuchKey', 404));
 
