@@ -57,6 +57,8 @@ export interface MessageArchivedDetail extends MessageMetadata {
   readonly location: string;
   readonly key: string;
   readonly archivedAt: string;
+  /** Set only on an event re-emitted by `pop3-poller replay`: which replay run, requested when. */
+  readonly replay?: { readonly runId: string; readonly requestedAt: string };
 }
 
 export interface PollSummaryDetail {
