@@ -34,6 +34,14 @@ export class TokenBucket {
     this.last = this.now();
   }
 
+  /** Takes `count` tokens if they are there now (and `count` ≤ burst); else takes nothing. */
+  tryTake(count = 1): boolean {
+    this.refill();
+    if (count > this.burst || this.tokens < count) return false;
+    this.tokens -= count;
+    return true;
+  }
+
   /** Resolves once `count` tokens (each at most `burst` at a time) have been taken. */
   async take(count = 1, signal?: AbortSignal): Promise<void> {
     for (let left = count; left > 0;) {

@@ -263,7 +263,13 @@ class ReplayRun {
       this.options.onCorrupt?.(outcome.error);
     } else {
       if (!this.options.dryRun) {
-        await this.deps.rate?.take(outcome.events.length, this.options.stop);
+        const { rate } = this.deps;
+        if (rate && !rate.tryTake(outcome.events.length)) {
+          // Publish what was admitted before waiting for tokens, so that events leave at the rate
+          // they were admitted, not in a burst after the wait.
+          await this.flush();
+          await rate.take(outcome.events.length, this.options.stop);
+        }
         // Stopped while waiting for the rate: this object's events are not emitted.
         if (this.stopped) return;
         this.batch.push(...outcome.events);
