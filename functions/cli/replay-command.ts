@@ -13,7 +13,6 @@ import { JsonLinesEventSink } from '../adapters/jsonl-event-sink';
 import type * as S3ClientModule from '../adapters/s3-client';
 import type * as S3ReaderModule from '../adapters/s3-archive-reader';
 import { checkAppendableFile, checkWritableDirectory } from '../adapters/writable-path';
-import { ACCOUNT_ID_PATTERN } from '../poller/account';
 import type { EventSink } from '../poller/ports';
 import type { ReplayState } from '../replay/checkpoint';
 import { ReplayError } from '../replay/errors';
@@ -267,8 +266,10 @@ function toRequest(v: Values): Request {
     );
   }
   for (const id of v.account ?? []) {
-    if (!ACCOUNT_ID_PATTERN.test(id))
-      throw new UsageError(`--account "${id}" is not an account id ([A-Za-z0-9._-], 1 to 64)`);
+    // Not only poll's account ids: SES-inbound accounts are named after their recipient.
+    if (!/^[^/\s]{1,320}$/.test(id) || id === '.' || id === '..') {
+      throw new UsageError(`--account "${id}" is not an account id (an archive folder name)`);
+    }
   }
   let range: ReplayRange;
   try {
