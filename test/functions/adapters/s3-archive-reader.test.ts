@@ -44,60 +44,62 @@ const ses = Buffer.from(
 );
 const corrupt = makeMessage(4);
 
-const objects: StoredObject[] = [
-  {
-    key: `support/${sha(pop3)}.eml`,
-    bytes: pop3,
-    metadata: {
-      'account-id': 'support',
-      sha256: sha(pop3),
-      uidl: 'UID-1',
-      'archived-at': '2026-12-01T10:00:00.123Z',
-      'event-source': 'pop3-poller',
+const objects: StoredObject[] = (
+  [
+    {
+      key: `support/${sha(pop3)}.eml`,
+      bytes: pop3,
+      metadata: {
+        'account-id': 'support',
+        sha256: sha(pop3),
+        uidl: 'UID-1',
+        'archived-at': '2026-12-01T10:00:00.123Z',
+        'event-source': 'pop3-poller',
+      },
+      lastModified: new Date('2026-12-01T10:00:01.000Z'),
     },
-    lastModified: new Date('2026-12-01T10:00:01.000Z'),
-  },
-  {
-    // Written by an older version: no archived-at, no event-source.
-    key: `support/${sha(older)}.eml`,
-    bytes: older,
-    metadata: { 'account-id': 'support', sha256: sha(older), uidl: 'UID-2' },
-    lastModified: new Date('2026-12-01T12:00:00.000Z'),
-  },
-  {
-    // Bytes that do not hash to the key: reported and skipped, never rewritten.
-    key: `support/${'f'.repeat(64)}.eml`,
-    bytes: corrupt,
-    metadata: {
-      'account-id': 'support',
-      'archived-at': '2026-12-01T13:00:00.000Z',
-      'event-source': 'pop3-poller',
+    {
+      // Written by an older version: no archived-at, no event-source.
+      key: `support/${sha(older)}.eml`,
+      bytes: older,
+      metadata: { 'account-id': 'support', sha256: sha(older), uidl: 'UID-2' },
+      lastModified: new Date('2026-12-01T12:00:00.000Z'),
     },
-    lastModified: new Date('2026-12-01T13:00:00.000Z'),
-  },
-  {
-    key: `orders@example.com/${sha(ses)}.eml`,
-    bytes: ses,
-    metadata: {
-      'account-id': 'orders@example.com',
-      sha256: sha(ses),
-      'archived-at': '2026-12-01T09:00:00.000Z',
-      'event-source': 'ses',
+    {
+      // Bytes that do not hash to the key: reported and skipped, never rewritten.
+      key: `support/${'f'.repeat(64)}.eml`,
+      bytes: corrupt,
+      metadata: {
+        'account-id': 'support',
+        'archived-at': '2026-12-01T13:00:00.000Z',
+        'event-source': 'pop3-poller',
+      },
+      lastModified: new Date('2026-12-01T13:00:00.000Z'),
     },
-    lastModified: new Date('2026-12-01T09:00:00.500Z'),
-  },
-  {
-    // Archived long before --since: out of range by its LastModified, never fetched.
-    key: `support/${sha(makeMessage(5))}.eml`,
-    bytes: makeMessage(5),
-    metadata: {
-      'account-id': 'support',
-      'archived-at': '2026-10-01T00:00:00.000Z',
-      'event-source': 'pop3-poller',
+    {
+      key: `orders@example.com/${sha(ses)}.eml`,
+      bytes: ses,
+      metadata: {
+        'account-id': 'orders@example.com',
+        sha256: sha(ses),
+        'archived-at': '2026-12-01T09:00:00.000Z',
+        'event-source': 'ses',
+      },
+      lastModified: new Date('2026-12-01T09:00:00.500Z'),
     },
-    lastModified: new Date('2026-10-01T00:00:00.000Z'),
-  },
-].sort((a, b) => (a.key < b.key ? -1 : 1));
+    {
+      // Archived long before --since: out of range by its LastModified, never fetched.
+      key: `support/${sha(makeMessage(5))}.eml`,
+      bytes: makeMessage(5),
+      metadata: {
+        'account-id': 'support',
+        'archived-at': '2026-10-01T00:00:00.000Z',
+        'event-source': 'pop3-poller',
+      },
+      lastModified: new Date('2026-10-01T00:00:00.000Z'),
+    },
+  ] as StoredObject[]
+).sort((a, b) => (a.key < b.key ? -1 : 1));
 
 function serveBucket(pageSize = 2): void {
   s3Mock
@@ -260,14 +262,12 @@ describe('S3ArchiveReader under replay, to EventBridge', () => {
   });
 
   it('stops with EARCHIVE, retryable, when S3 throttles, having put what went before', async () => {
-    s3Mock
-      .on(GetObjectCommand, { Key: PREFIX + objects.find((o) => o.bytes === pop3)!.key })
-      .rejects(
-        Object.assign(new Error('Please reduce your request rate.'), {
-          name: 'SlowDown',
-          $metadata: { httpStatusCode: 503 },
-        }),
-      );
+    s3Mock.on(GetObjectCommand, { Key: PREFIX + objects.find((o) => o.bytes === pop3)!.key }).rejects(
+      Object.assign(new Error('Please reduce your request rate.'), {
+        name: 'SlowDown',
+        $metadata: { httpStatusCode: 503 },
+      }),
+    );
     const { result } = await run();
     expect(result).toMatchObject({ status: 'failed', error: { code: 'EARCHIVE', retryable: true } });
     expect(result.error!.message).toMatch(/SlowDown/);

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { messageArchivedEvent } from '../../../functions/poller/archived-event';
 import type { MessageArchivedDetail, PollEvent } from '../../../functions/poller/events';
 import { readMetadata } from '../../../functions/poller/metadata';
@@ -29,7 +30,7 @@ function options(overrides: Partial<ReplayOptions> = {}): ReplayOptions {
 
 /** The event a poll made for this object and record, as messageArchivedEvent builds it. */
 async function original(object: MemoryObject, r: ArchiveRecord): Promise<PollEvent<MessageArchivedDetail>> {
-  const spool = await Spool.fromStream([object.bytes], { memoryLimitBytes: 8 * 1024 * 1024 });
+  const spool = await Spool.fromStream(Readable.from([object.bytes]), { memoryLimitBytes: 8 * 1024 * 1024 });
   const key = keyOf(object);
   return messageArchivedEvent(
     {
