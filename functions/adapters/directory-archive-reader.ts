@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { EVENT_SOURCE } from '../poller/events';
 import type { ArchiveEntry, ArchiveReader, ArchiveRecord, ListOptions, OpenedEntry } from '../replay/ports';
+import { ARCHIVE_LOG_NAME } from './archive-log';
 import { ArchiveError, localPathError } from './errors';
 
 /**
@@ -28,7 +29,6 @@ export interface DirectoryArchiveReaderOptions {
 }
 
 const MESSAGE_NAME = /^[0-9a-f]{64}\.eml$/;
-export const ARCHIVE_LOG = 'archive-log.jsonl';
 
 export class DirectoryArchiveReader implements ArchiveReader {
   private readonly root: string;
@@ -111,7 +111,7 @@ export class DirectoryArchiveReader implements ArchiveReader {
 
   /** The account's log, as records per key (distinct UIDLs, first line first). */
   private async readLog(accountId: string, folder: string): Promise<Map<string, ArchiveRecord[]>> {
-    const path = join(folder, ARCHIVE_LOG);
+    const path = join(folder, ARCHIVE_LOG_NAME);
     let text: string;
     try {
       text = await readFile(path, 'utf8');

@@ -1,9 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, linkSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, createReadStream, futimesSync, linkSync, openSync, unlinkSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { hashedBuffers, type ArchiveItem, type ArchiveStore, type StoredObject } from '../poller/ports';
+import { ArchiveLog } from './archive-log';
 import { ArchiveError, localPathError } from './errors';
 import { fsyncInPool } from './fsync';
 import { makeDirectory } from './make-directory';
@@ -25,7 +26,11 @@ import { writeFullySync } from './write-fully';
  *    created, up to the first one that existed); `put` resolves only after an fsync of the
  *    directory that began after its link.
  * If the target already exists, it is hashed: identical → `alreadyExisted`, different → an
- * `ArchiveError` and the existing file is left as it was. The directory must be on a file system
+ * `ArchiveError` and the existing file is left as it was.
+ * 5. beside the message, a line in the account directory's `archive-log.jsonl` records its UIDL,
+ *    archive time and event source (archive-log.ts), fsync'd before `put` resolves: replay rebuilds
+ *    the message's event from it. The file's modification time is set to the archive time too, so
+ *    an object found already there reports the time it was first archived. The directory must be on a file system
  * with hard links (any local POSIX file system).
  *
  * A file-system failure (permission, read-only or full file system, a file where a directory
@@ -64,6 +69,8 @@ export class DirectoryArchiveStore implements ArchiveStore {
   private readonly directoryUrls = new Map<string, string>();
   /** One group-commit fsync per directory. */
   private readonly directorySyncs = new Map<string, GroupSync>();
+  /** One archive log per directory. */
+  private readonly logs = new Map<string, ArchiveLog>();
   /** Unique per store (pid and random part) and per put (counter): temp names never collide. */
   private readonly tempPrefix = `${process.pid}.${randomBytes(6).toString('hex')}`;
   private tempCounter = 0;
@@ -97,9 +104,18 @@ export class DirectoryArchiveStore implements ArchiveStore {
         alreadyExisted = true;
       }
       unlinkSync(temp);
-      if (alreadyExisted) await this.compareExisting(item, target, expected);
-      else await this.syncDirectory(parent);
-      return { location: this.locationOf(parent, target), sha256: expected, size: item.size, alreadyExisted };
+      let archivedAt = item.archivedAt;
+      if (alreadyExisted) {
+        archivedAt = await this.compareExisting(item, target, expected);
+        await this.logFor(parent).append(logEntry(item, expected, archivedAt));
+      } else {
+        await Promise.all([
+          this.syncDirectory(parent),
+          this.logFor(parent).append(logEntry(item, expected, archivedAt)),
+        ]);
+      }
+      const location = this.locationOf(parent, target);
+      return { location, sha256: expected, size: item.size, alreadyExisted, archivedAt };
     } catch (error) {
       try {
         unlinkSync(temp);
@@ -164,6 +180,12 @@ export class DirectoryArchiveStore implements ArchiveStore {
     return `${prefix}/${name}`;
   }
 
+  private logFor(dir: string): ArchiveLog {
+    let log = this.logs.get(dir);
+    if (!log) this.logs.set(dir, (log = new ArchiveLog(dir, (d) => this.syncDirectory(d))));
+    return log;
+  }
+
   /** Resolves after an fsync of `dir` that began after this call (see GroupSync). */
   private syncDirectory(dir: string): Promise<void> {
     let sync = this.directorySyncs.get(dir);
@@ -193,7 +215,8 @@ export class DirectoryArchiveStore implements ArchiveStore {
     return target;
   }
 
-  private async compareExisting(item: ArchiveItem, target: string, expected: string): Promise<void> {
+  /** Checks the file already at `target` against the item; returns when it was archived. */
+  private async compareExisting(item: ArchiveItem, target: string, expected: string): Promise<Date> {
     const existing = await hashFile(target);
     if (existing.sha256 !== expected || existing.size !== item.size) {
       throw new ArchiveError(
@@ -203,6 +226,8 @@ export class DirectoryArchiveStore implements ArchiveStore {
           `expected ${expected}, ${item.size} octets); not overwritten`,
       );
     }
+    // Its modification time is the time it was first archived (set when it was written).
+    return existing.modified;
   }
 }
 
@@ -216,6 +241,9 @@ async function writeHashed(path: string, item: ArchiveItem): Promise<{ sha256: s
     const written = item.bytes
       ? writeBytes(fd, path, item.bytes, item.size)
       : await writeStream(fd, path, item);
+    // The file's times say when it was archived (the link keeps them): a put that finds it later,
+    // and replay without a log line, read the archive time from here.
+    futimesSync(fd, item.archivedAt, item.archivedAt);
     await fsyncInPool(fd);
     return written;
   } finally {
@@ -257,10 +285,22 @@ async function writeStream(
   return { sha256: hash.digest('hex'), size };
 }
 
-async function hashFile(path: string): Promise<{ sha256: string; size: number }> {
+async function hashFile(path: string): Promise<{ sha256: string; size: number; modified: Date }> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return { sha256: hash.digest('hex'), size: (await stat(path)).size };
+  const stats = await stat(path);
+  return { sha256: hash.digest('hex'), size: stats.size, modified: stats.mtime };
+}
+
+function logEntry(item: ArchiveItem, sha256: string, archivedAt: Date) {
+  return {
+    key: item.key,
+    sha256,
+    size: item.size,
+    uidl: item.uidl ?? null,
+    archivedAt: archivedAt.toISOString(),
+    source: item.source,
+  };
 }
 
 /**

@@ -21,8 +21,10 @@ import { backoffMs, describeSdkError, errorName, httpStatus, isTransient, sleep 
  * Key layout: `s3://<bucket>/<prefix><item.key>`, where `item.key` is the workflow's archive key,
  * `<accountId>/<sha256>.eml` (functions/poller/archive-key.ts), and `prefix` is prepended as given
  * (include a trailing `/` to make it a folder). Each object is `Content-Type: message/rfc822` with
- * user metadata `account-id`, `sha256` (hex) and `uidl` (when the UIDL is printable ASCII; the
- * workflow normalises it so, and anything else is left out rather than mangled into a header).
+ * user metadata `account-id`, `sha256` (hex), `uidl` (when the UIDL is printable ASCII; the
+ * workflow normalises it so, and anything else is left out rather than mangled into a header),
+ * `archived-at` (ISO 8601, UTC, milliseconds) and `event-source`: what replay rebuilds the
+ * message's event from (docs/replay.md). They cost nothing: they travel with the one PutObject.
  *
  * Never overwrite: every write is conditional (`If-None-Match: *`). When S3 answers
  * 412 Precondition Failed, the object already exists; its SHA-256 is read back and compared, and
@@ -120,7 +122,13 @@ export class S3ArchiveStore implements ArchiveStore {
       try {
         if (item.size > this.multipartThresholdBytes) await this.putMultipart(item, key, sha256);
         else await this.putSingle(item, key, sha256);
-        return { location: this.location(key), sha256, size: item.size, alreadyExisted: false };
+        return {
+          location: this.location(key),
+          sha256,
+          size: item.size,
+          alreadyExisted: false,
+          archivedAt: item.archivedAt,
+        };
       } catch (error) {
         if (isPreconditionFailed(error)) {
           const existing = await this.compareExisting(item, key, sha256);
@@ -258,7 +266,13 @@ export class S3ArchiveStore implements ArchiveStore {
           `expected ${sha256}, ${item.size} octets); not overwritten`,
       );
     }
-    return { location, sha256, size, alreadyExisted: true };
+    return {
+      location,
+      sha256,
+      size,
+      alreadyExisted: true,
+      archivedAt: archivedAtOf(head) ?? item.archivedAt,
+    };
   }
 
   private encryption(): {
@@ -317,7 +331,22 @@ function metadataFor(item: ArchiveItem, sha256: string): Record<string, string> 
     'account-id': item.accountId,
     ...(item.uidl !== undefined && HEADER_SAFE.test(item.uidl) ? { uidl: item.uidl } : {}),
     sha256,
+    'archived-at': item.archivedAt.toISOString(),
+    ...(HEADER_SAFE.test(item.source) ? { 'event-source': item.source } : {}),
   };
+}
+
+/**
+ * When an existing object was archived: its `archived-at` metadata, else (written before this
+ * metadata existed) its LastModified, which S3 sets when the write completed.
+ */
+function archivedAtOf(head: HeadObjectCommandOutput): Date | undefined {
+  const recorded = head.Metadata?.['archived-at'];
+  if (recorded !== undefined) {
+    const at = new Date(recorded);
+    if (!Number.isNaN(at.getTime())) return at;
+  }
+  return head.LastModified;
 }
 
 /**

@@ -79,6 +79,7 @@ export class AccountRun {
       deps.archive,
       new EventBatcher(deps.events),
       options.eventSource ?? EVENT_SOURCE,
+      this.clock,
     );
   }
 

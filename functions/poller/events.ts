@@ -56,9 +56,17 @@ export interface MessageArchivedDetail extends MessageMetadata {
   /** Where the message was archived, e.g. `s3://bucket/key` or `file:///…`. */
   readonly location: string;
   readonly key: string;
+  /** When the archive stored the message (the same for every event of it, replayed ones too). */
   readonly archivedAt: string;
-  /** Set only on an event re-emitted by `pop3-poller replay`: which replay run, requested when. */
-  readonly replay?: { readonly runId: string; readonly requestedAt: string };
+  /** Only on an event re-emitted from the archive (docs/replay.md); absent on the original. */
+  readonly replay?: ReplayMarker;
+}
+
+/** Marks a replayed event: which replay run sent it, and when that run was asked for. */
+export interface ReplayMarker {
+  readonly runId: string;
+  /** ISO 8601. */
+  readonly requestedAt: string;
 }
 
 export interface PollSummaryDetail {

@@ -1,8 +1,9 @@
 import { PollError } from './errors';
 import type { EventBatcher } from './event-batcher';
-import { stableEventId, type MessageArchivedDetail, type MessageMetadata, type PollEvent } from './events';
+import { messageArchivedEvent } from './archived-event';
+import type { MessageMetadata } from './events';
 import type { MessageRecord } from './message-record';
-import type { ArchiveStore, StoredObject } from './ports';
+import type { ArchiveStore, Clock, StoredObject } from './ports';
 
 /**
  * The two steps between receiving a message and its DELE: store it (verified against the hash
@@ -15,6 +16,7 @@ export class MessageArchiver {
     private readonly archive: ArchiveStore,
     private readonly batcher: EventBatcher,
     private readonly eventSource: string,
+    private readonly clock: Clock,
   ) {}
 
   /** Puts the message in the archive and checks that what was stored is what was received. */
@@ -28,6 +30,8 @@ export class MessageArchiver {
         ...(record.uidl !== undefined ? { uidl: record.uidl } : {}),
         sha256: spool.sha256,
         size: spool.size,
+        archivedAt: this.clock.now(),
+        source: this.eventSource,
         body: () => spool.body(),
         ...(spool.buffer ? { bytes: spool.buffer } : {}),
       });
@@ -56,33 +60,22 @@ export class MessageArchiver {
    * caller then marks the record announced. (Not an async function: the batcher's own promise is
    * handed back, without a hop per message.)
    */
-  publish(record: MessageRecord, metadata: MessageMetadata, now: Date): Promise<void> {
-    return this.batcher.publish(this.archivedEvent(record, metadata, now));
-  }
-
-  /** The "Message Archived" event for a stored message. */
-  private archivedEvent(record: MessageRecord, metadata: MessageMetadata, now: Date): PollEvent {
-    const accountId = this.accountId;
-    const eventId = stableEventId(accountId, record.uidl ?? '', record.sha256);
-    record.eventId = eventId;
-    const detail: MessageArchivedDetail = {
-      eventId,
-      accountId,
-      uidl: record.uidl ?? null,
-      sha256: record.sha256,
-      size: record.size,
-      location: record.location,
-      key: record.key,
-      ...metadata,
-      archivedAt: now.toISOString(),
-    };
-    return {
-      id: eventId,
-      source: this.eventSource,
-      detailType: 'Message Archived',
-      time: now.toISOString(),
-      detail,
-    };
+  publish(record: MessageRecord, metadata: MessageMetadata): Promise<void> {
+    const event = messageArchivedEvent(
+      {
+        accountId: this.accountId,
+        uidl: record.uidl ?? null,
+        sha256: record.sha256,
+        size: record.size,
+        location: record.location,
+        key: record.key,
+        archivedAt: record.archivedAt!,
+        source: this.eventSource,
+      },
+      metadata,
+    );
+    record.eventId = event.id;
+    return this.batcher.publish(event);
   }
 }
 

@@ -23,6 +23,8 @@ export class MessageRecord {
   location = '';
   /** The archive already held exactly these bytes (a re-fetch after an interrupted run). */
   alreadyArchived = false;
+  /** When the archive first stored these bytes, once stored (the event's `archivedAt`). */
+  archivedAt: Date | undefined;
   /** Its "Message Archived" event id, once the event is made (derived from the UIDL and the bytes). */
   eventId = '';
 
@@ -57,6 +59,7 @@ export class MessageRecord {
     this.advance('retrieved', 'stored');
     this.location = object.location;
     this.alreadyArchived = object.alreadyExisted;
+    this.archivedAt = object.archivedAt;
   }
 
   /** Its event was published. */

@@ -230,7 +230,7 @@ export class PollSession {
     const { ctx } = this;
     const { tally } = ctx;
     const now = ctx.clock.now();
-    await ctx.archiver.publish(record, metadata, now);
+    await ctx.archiver.publish(record, metadata);
     record.announced();
     tally.archived += 1;
     if (record.alreadyArchived) tally.alreadyArchived += 1;

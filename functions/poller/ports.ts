@@ -37,6 +37,13 @@ export interface ArchiveItem {
   /** SHA-256 (hex) of the bytes as received; the store must verify what it stored against it. */
   readonly sha256: string;
   readonly size: number;
+  /**
+   * When the message is archived (the caller's clock). The store records it with the object, and
+   * the "Message Archived" event carries it, so a replay rebuilds the event exactly (replay).
+   */
+  readonly archivedAt: Date;
+  /** The source of the message's event (`pop3-poller`, `ses`, …); recorded with the object. */
+  readonly source: string;
   /** The message bytes. A fresh stream each call; a store may call it again to retry. */
   body(): Readable;
   /**
@@ -65,11 +72,17 @@ export interface StoredObject {
   readonly size: number;
   /** True when an identical object was already there (a re-fetch after an interrupted run). */
   readonly alreadyExisted: boolean;
+  /**
+   * When the archive first stored these bytes: the item's `archivedAt` for a new object, the time
+   * recorded with the existing one otherwise (so its events keep one `archivedAt` across re-fetches).
+   */
+  readonly archivedAt: Date;
 }
 
 /**
  * Durable storage for message bytes. `put` resolves only once the bytes are durable (fsync'd,
- * or acknowledged by the service with a verified checksum). It never overwrites an existing key
+ * or acknowledged by the service with a verified checksum), together with what the message's event
+ * is rebuilt from on replay: account, UIDL, archive time and event source. It never overwrites an existing key
  * with different bytes: an identical object counts as stored, a different one is an error.
  */
 export interface ArchiveStore {

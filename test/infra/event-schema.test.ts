@@ -209,6 +209,7 @@ describe('infra/event-schema.json', () => {
       messageId: true,
       attachments: true,
       archivedAt: true,
+      replay: true,
     };
     const summaryFields: Record<keyof PollSummaryDetail, true> = {
       accountId: true,

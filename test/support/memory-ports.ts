@@ -18,6 +18,8 @@ import type {
 
 export class MemoryArchive implements ArchiveStore {
   readonly objects = new Map<string, Buffer>();
+  /** When each key was first stored (the item's archivedAt then), as a real store records it. */
+  readonly archivedAt = new Map<string, Date>();
   /** Every put, in order, with its outcome. */
   readonly puts: Array<{ key: string; ok: boolean }> = [];
   /** Return an error to make that put fail. */
@@ -39,6 +41,7 @@ export class MemoryArchive implements ArchiveStore {
     const existing = this.objects.get(item.key);
     if (existing && !existing.equals(bytes)) throw new Error(`different object exists at ${item.key}`);
     this.objects.set(item.key, bytes);
+    if (!this.archivedAt.has(item.key)) this.archivedAt.set(item.key, item.archivedAt);
     this.puts.push({ key: item.key, ok: true });
     const stored = this.corruptWhen(item) ? createHash('sha256').update('other').digest('hex') : sha256;
     return {
@@ -46,6 +49,7 @@ export class MemoryArchive implements ArchiveStore {
       sha256: stored,
       size: bytes.length,
       alreadyExisted: !!existing,
+      archivedAt: this.archivedAt.get(item.key)!,
     };
   }
 

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ARCHIVE_LOG, DirectoryArchiveReader } from '../../../functions/adapters/directory-archive-reader';
+import { ARCHIVE_LOG_NAME } from '../../../functions/adapters/archive-log';
+import { DirectoryArchiveReader } from '../../../functions/adapters/directory-archive-reader';
 import type { ArchiveEntry } from '../../../functions/replay/ports';
 import { makeMessage } from '../../support/poll-fixtures';
 import { tempDir } from '../../support/temp';
@@ -25,7 +26,7 @@ function archive() {
   };
   const log = (account: string, lines: Array<Record<string, unknown> | string>) =>
     writeFileSync(
-      join(root, account, ARCHIVE_LOG),
+      join(root, account, ARCHIVE_LOG_NAME),
       lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n') + '\n',
       { flag: 'a' },
     );

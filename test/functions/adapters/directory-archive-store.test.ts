@@ -23,6 +23,8 @@ const MESSAGE = Buffer.concat([
   Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
 ]);
 
+const ARCHIVED_AT = new Date('2026-12-07T10:00:00.123Z');
+
 function itemOf(bytes: Buffer, overrides: Partial<ArchiveItem> = {}): ArchiveItem {
   const sha256 = sha256Hex(bytes);
   return {
@@ -31,9 +33,22 @@ function itemOf(bytes: Buffer, overrides: Partial<ArchiveItem> = {}): ArchiveIte
     uidl: 'UID-1',
     sha256,
     size: bytes.length,
+    archivedAt: ARCHIVED_AT,
+    source: 'pop3-poller',
     body: () => Readable.from([bytes]),
     ...overrides,
   };
+}
+
+const LOG = 'support/archive-log.jsonl';
+
+/** The account directory's archive log, parsed. */
+async function logLines(): Promise<Array<Record<string, unknown>>> {
+  const text = await readFile(join(dir, LOG), 'utf8');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 /** Every file under `dir`, relative, recursively (temp files included: they start with a dot). */
@@ -65,10 +80,54 @@ describe('Class: DirectoryArchiveStore', () => {
       sha256: item.sha256,
       size: MESSAGE.length,
       alreadyExisted: false,
+      archivedAt: ARCHIVED_AT,
     });
     expect(stored.location).toBe(`file://${path}`);
     expect((await readFile(path)).equals(MESSAGE)).toBe(true);
-    expect(await filesUnder(dir)).toEqual([item.key]);
+    expect(await filesUnder(dir)).toEqual([LOG, item.key].sort());
+  });
+
+  it('records what the event is rebuilt from: a log line per put, and the archive time as the file time', async () => {
+    const store = new DirectoryArchiveStore({ dir });
+    const item = itemOf(MESSAGE);
+    const noUidl = itemOf(Buffer.from('Subject: other\r\n\r\n'), { uidl: undefined, source: 'acme.mail' });
+    await store.put(item);
+    await store.put(noUidl);
+
+    expect(await logLines()).toEqual([
+      {
+        key: item.key,
+        sha256: item.sha256,
+        size: MESSAGE.length,
+        uidl: 'UID-1',
+        archivedAt: '2026-12-07T10:00:00.123Z',
+        source: 'pop3-poller',
+      },
+      {
+        key: noUidl.key,
+        sha256: noUidl.sha256,
+        size: noUidl.size,
+        uidl: null,
+        archivedAt: '2026-12-07T10:00:00.123Z',
+        source: 'acme.mail',
+      },
+    ]);
+    expect((await stat(join(dir, item.key))).mtime).toEqual(ARCHIVED_AT);
+  });
+
+  it('answers a put of a message already there with the time it was first archived, and logs the put', async () => {
+    const item = itemOf(MESSAGE);
+    await new DirectoryArchiveStore({ dir }).put(item);
+    const later = new Date('2026-12-08T09:00:00.000Z');
+
+    // Another UIDL for the same bytes (a second copy on the server): a second event, so a second line.
+    const again = await new DirectoryArchiveStore({ dir }).put({ ...item, uidl: 'UID-2', archivedAt: later });
+
+    expect(again).toMatchObject({ alreadyExisted: true, archivedAt: ARCHIVED_AT });
+    expect((await logLines()).map((line) => [line.uidl, line.archivedAt])).toEqual([
+      ['UID-1', '2026-12-07T10:00:00.123Z'],
+      ['UID-2', '2026-12-07T10:00:00.123Z'],
+    ]);
   });
 
   it('writes a body that arrives in many small chunks', async () => {
@@ -111,7 +170,7 @@ describe('Class: DirectoryArchiveStore', () => {
     const other = Buffer.concat([MESSAGE, Buffer.from('x')]);
     hashedBuffers.set(other, 'cd'.repeat(32));
     await expect(store.put(itemOf(other, { bytes: other }))).rejects.toMatchObject({ reason: 'integrity' });
-    expect(await filesUnder(dir)).toEqual([`support/${sha256Hex(MESSAGE)}.eml`]);
+    expect(await filesUnder(dir)).toEqual([LOG, `support/${sha256Hex(MESSAGE)}.eml`].sort());
   });
 
   it('rejects a body longer than declared and leaves no file behind', async () => {
@@ -130,7 +189,7 @@ describe('Class: DirectoryArchiveStore', () => {
 
     expect(again).toMatchObject({ alreadyExisted: true, sha256: item.sha256, size: MESSAGE.length });
     expect((await readFile(join(dir, item.key))).equals(MESSAGE)).toBe(true);
-    expect(await filesUnder(dir)).toEqual([item.key]);
+    expect(await filesUnder(dir)).toEqual([LOG, item.key].sort());
   });
 
   it('refuses to overwrite a different existing file, and leaves it untouched', async () => {
@@ -155,7 +214,8 @@ describe('Class: DirectoryArchiveStore', () => {
     const results = await Promise.all([store.put(item), store.put(item), store.put(item)]);
 
     expect(results.filter((r) => !r.alreadyExisted)).toHaveLength(1);
-    expect(await filesUnder(dir)).toEqual([item.key]);
+    expect(await filesUnder(dir)).toEqual([LOG, item.key].sort());
+    expect(await logLines()).toHaveLength(3);
     expect((await readFile(join(dir, item.key))).equals(MESSAGE)).toBe(true);
   });
 

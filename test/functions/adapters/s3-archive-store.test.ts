@@ -31,6 +31,8 @@ const MESSAGE = Buffer.concat([
 const SHA = sha256Hex(MESSAGE);
 const KEY = `support/${SHA}.eml`;
 
+const ARCHIVED_AT = new Date('2026-12-07T10:00:00.123Z');
+
 function itemOf(bytes: Buffer, overrides: Partial<ArchiveItem> = {}): ArchiveItem {
   return {
     key: `support/${sha256Hex(bytes)}.eml`,
@@ -38,6 +40,8 @@ function itemOf(bytes: Buffer, overrides: Partial<ArchiveItem> = {}): ArchiveIte
     uidl: 'UID-17',
     sha256: sha256Hex(bytes),
     size: bytes.length,
+    archivedAt: ARCHIVED_AT,
+    source: 'pop3-poller',
     body: () => Readable.from([bytes]),
     ...overrides,
   };
@@ -80,6 +84,7 @@ describe('Class: S3ArchiveStore', () => {
         sha256: SHA,
         size: MESSAGE.length,
         alreadyExisted: false,
+        archivedAt: ARCHIVED_AT,
       });
       expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 1);
       expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, {
@@ -97,7 +102,13 @@ describe('Class: S3ArchiveStore', () => {
         ChecksumAlgorithm: 'SHA256',
         ChecksumSHA256: sha256B64(MESSAGE),
         IfNoneMatch: '*',
-        Metadata: { 'account-id': 'support', uidl: 'UID-17', sha256: SHA },
+        Metadata: {
+          'account-id': 'support',
+          uidl: 'UID-17',
+          sha256: SHA,
+          'archived-at': '2026-12-07T10:00:00.123Z',
+          'event-source': 'pop3-poller',
+        },
       });
       expect(s3Mock.calls()).toHaveLength(1);
     });
@@ -134,7 +145,12 @@ describe('Class: S3ArchiveStore', () => {
       expect(stored.location).toBe(`s3://mail-archive/mail/${KEY}`);
       expect(s3Mock).toHaveReceivedCommandWith(PutObjectCommand, {
         Key: `mail/${KEY}`,
-        Metadata: { 'account-id': 'support', sha256: SHA },
+        Metadata: {
+          'account-id': 'support',
+          sha256: SHA,
+          'archived-at': '2026-12-07T10:00:00.123Z',
+          'event-source': 'pop3-poller',
+        },
       });
     });
 
@@ -147,6 +163,8 @@ describe('Class: S3ArchiveStore', () => {
       expect(s3Mock.commandCalls(PutObjectCommand)[0]!.args[0].input.Metadata).toEqual({
         'account-id': 'support',
         sha256: SHA,
+        'archived-at': '2026-12-07T10:00:00.123Z',
+        'event-source': 'pop3-poller',
       });
     });
 
@@ -210,7 +228,7 @@ describe('Class: S3ArchiveStore', () => {
         ContentLength: MESSAGE.length,
         ChecksumSHA256: sha256B64(MESSAGE),
         ChecksumType: 'FULL_OBJECT',
-        Metadata: { 'account-id': 'support', sha256: SHA },
+        Metadata: { 'account-id': 'support', sha256: SHA, 'archived-at': '2026-12-01T08:00:00.456Z' },
       });
 
       const stored = await store().put(itemOf(MESSAGE));
@@ -220,6 +238,8 @@ describe('Class: S3ArchiveStore', () => {
         sha256: SHA,
         size: MESSAGE.length,
         alreadyExisted: true,
+        // The time recorded with the existing object, not this put's.
+        archivedAt: new Date('2026-12-01T08:00:00.456Z'),
       });
       expect(s3Mock.commandCalls(HeadObjectCommand)[0]!.args[0].input).toEqual({
         Bucket: 'mail-archive',
@@ -239,6 +259,23 @@ describe('Class: S3ArchiveStore', () => {
       });
 
       await expect(store().put(itemOf(MESSAGE))).resolves.toMatchObject({ alreadyExisted: true });
+    });
+
+    it("takes an older object's archive time from its LastModified when it has no archived-at metadata", async () => {
+      s3Mock.on(PutObjectCommand).rejects(serviceError('PreconditionFailed', 412));
+      const lastModified = new Date('2025-01-02T03:04:05.000Z');
+      s3Mock.on(HeadObjectCommand).resolves({
+        ContentLength: MESSAGE.length,
+        ChecksumSHA256: sha256B64(MESSAGE),
+        ChecksumType: 'FULL_OBJECT',
+        LastModified: lastModified,
+        Metadata: { 'account-id': 'support', sha256: SHA },
+      });
+
+      await expect(store().put(itemOf(MESSAGE))).resolves.toMatchObject({
+        alreadyExisted: true,
+        archivedAt: lastModified,
+      });
     });
 
     it('refuses, without overwriting, when a different object is at the key', async () => {
@@ -381,6 +418,7 @@ describe('Class: S3ArchiveStore', () => {
         sha256: bigSha,
         size: big.length,
         alreadyExisted: false,
+        archivedAt: ARCHIVED_AT,
       });
       expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 0);
       expect(s3Mock.commandCalls(CreateMultipartUploadCommand)[0]!.args[0].input).toEqual({
@@ -389,7 +427,13 @@ describe('Class: S3ArchiveStore', () => {
         ContentType: 'message/rfc822',
         ChecksumAlgorithm: 'SHA256',
         ChecksumType: 'COMPOSITE',
-        Metadata: { 'account-id': 'support', uidl: 'UID-17', sha256: bigSha },
+        Metadata: {
+          'account-id': 'support',
+          uidl: 'UID-17',
+          sha256: bigSha,
+          'archived-at': '2026-12-07T10:00:00.123Z',
+          'event-source': 'pop3-poller',
+        },
         ServerSideEncryption: 'aws:kms',
         SSEKMSKeyId: kmsKeyId,
         BucketKeyEnabled: true,

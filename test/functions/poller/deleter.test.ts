@@ -22,7 +22,13 @@ async function record(n: number, state: 'retrieved' | 'stored' | 'announced'): P
   );
   const r = new MessageRecord({ messageNumber: n, uidl: `uid-${n}`, size: spool.size }, spool, 'acct');
   if (state === 'retrieved') return r;
-  r.stored({ location: 'memory://x', sha256: spool.sha256, size: spool.size, alreadyExisted: false });
+  r.stored({
+    location: 'memory://x',
+    sha256: spool.sha256,
+    size: spool.size,
+    alreadyExisted: false,
+    archivedAt: new Date(0),
+  });
   if (state === 'announced') r.announced();
   return r;
 }

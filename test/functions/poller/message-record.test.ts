@@ -23,6 +23,7 @@ const stored = (alreadyExisted: boolean) => ({
   location: 'memory://k',
   sha256: 'x',
   size: 1,
+  archivedAt: new Date(0),
   alreadyExisted,
 });
 

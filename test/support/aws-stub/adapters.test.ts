@@ -30,6 +30,8 @@ function item(bytes: Buffer, key = 'acct/x.eml') {
     uidl: 'u1',
     sha256: createHash('sha256').update(bytes).digest('hex'),
     size: bytes.length,
+    archivedAt: new Date('2026-12-07T10:00:00.000Z'),
+    source: 'pop3-poller',
     body: () => Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]),
   };
 }
