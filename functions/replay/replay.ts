@@ -71,7 +71,7 @@ export interface ReplayProgress {
 }
 
 export interface ReplayResult extends ReplayProgress {
-  /** `complete`: the whole range; `stopped`: by `stop`; `failed`: see `error`. */
+  /** `complete`: the whole range; `stopped`: by `stop` (`error` ESTOPPED); `failed`: see `error`. */
   readonly status: 'complete' | 'stopped' | 'failed';
   /** The last key all of whose events were emitted (or dealt with otherwise), if any. */
   readonly checkpoint: string | undefined;
@@ -147,7 +147,8 @@ class ReplayRun {
       }
       await this.flush();
       await this.save();
-      return this.result(this.stopped ? 'stopped' : 'complete');
+      if (!this.stopped) return this.result('complete');
+      return this.result('stopped', new ReplayError('ESTOPPED', 'stopped before the end of the range'));
     } catch (error) {
       const failure = asReplayError(error, 'EARCHIVE', 'replay failed');
       // What was published before the failure stays published: checkpoint it.

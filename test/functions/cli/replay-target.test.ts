@@ -152,11 +152,9 @@ describe('pop3-poller replay --stack', () => {
     await expect(replay(['--stack', 'nope', '--region', 'eu-west-1', '--dry-run'], io())).rejects.toThrow(
       'stack "nope" not found in eu-west-1 (check --stack and --region)',
     );
-    cfMock
-      .on(DescribeStacksCommand)
-      .resolves({
-        Stacks: [{ StackName: 'x', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [] }],
-      });
+    cfMock.on(DescribeStacksCommand).resolves({
+      Stacks: [{ StackName: 'x', CreationTime: new Date(), StackStatus: 'CREATE_COMPLETE', Outputs: [] }],
+    });
     await expect(replay(['--stack', 'x', '--dry-run'], io())).rejects.toThrow(
       'stack "x" has no ArchiveBucketName output (is it a pop3-poller stack?)',
     );

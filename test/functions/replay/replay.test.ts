@@ -275,7 +275,7 @@ describe('replay', () => {
           },
         }),
       );
-      expect(stopped.status).toBe('stopped');
+      expect(stopped).toMatchObject({ status: 'stopped', error: { code: 'ESTOPPED', retryable: true } });
       expect(first.events.length).toBeGreaterThanOrEqual(7);
       expect(first.events.length).toBeLessThan(25);
       // The checkpoint is the key of the last event published.
