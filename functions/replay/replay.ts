@@ -112,6 +112,9 @@ class ReplayRun {
   private checkpoint: string | undefined;
   private readonly marker: NonNullable<MessageArchivedDetail['replay']>;
   private batch: PollEvent[] = [];
+  /** Messages and octets whose events are in `batch`: uncounted again if it fails. */
+  private batchMessages = 0;
+  private batchBytes = 0;
   /** The last key dealt with whose events are all in `batch` or published. */
   private batchEnd: string | undefined;
 
@@ -274,6 +277,8 @@ class ReplayRun {
         // Stopped while waiting for the rate: this object's events are not emitted.
         if (this.stopped) return;
         this.batch.push(...outcome.events);
+        this.batchMessages += 1;
+        this.batchBytes += outcome.bytes;
       }
       this.messages += 1;
       this.events += outcome.events.length;
@@ -294,11 +299,16 @@ class ReplayRun {
     }
     const events = this.batch;
     if (events.length > 0) {
+      const { batchMessages, batchBytes } = this;
       this.batch = [];
+      this.batchMessages = 0;
+      this.batchBytes = 0;
       const outcome = await this.deps.sink!.publish(events);
       if (outcome.failedIds.length > 0) {
         // The whole batch counts as not emitted: the checkpoint stays before it.
         this.events -= events.length;
+        this.messages -= batchMessages;
+        this.bytes -= batchBytes;
         throw new ReplayError(
           'EEVENTS',
           `${outcome.failedIds.length} of ${events.length} events could not be published (the first: ${outcome.failedIds[0]})`,

@@ -194,6 +194,23 @@ describe('pop3-poller replay --archive (end to end)', () => {
     expect(await run()).toHaveLength(7);
   });
 
+  it('shows progress on one rewritten line on a terminal, then the summary', async () => {
+    const c = capture();
+    const out = join(tempDir('replay-tty-'), 'out.jsonl');
+    expect(
+      await replay(['--archive', archive, '--events-file', out, '--state', `${out}.state`], {
+        ...c.io,
+        live: true,
+      }),
+    ).toBe(0);
+    const progress = c.err().split('\r\x1b[K').filter(Boolean);
+    expect(progress[0]).toMatch(
+      /^replay: 1 events of 1 messages, [\d.]+ KB; \d+ listed; at support\/[0-9a-f]{64}\.eml$/,
+    );
+    expect(progress.at(-1)).toMatch(/^replay \S+ complete: re-emitted 7 events of 7 messages .*\n$/);
+    expect(progress.slice(0, -1).every((line) => !line.includes('\n'))).toBe(true);
+  });
+
   it('refuses bad usage before reading anything', async () => {
     await expect(replay(['--events-file', 'x'], capture().io)).rejects.toThrow(/needs a source/);
     await expect(replay(['--archive', archive], capture().io)).rejects.toThrow(/needs a destination/);

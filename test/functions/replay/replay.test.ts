@@ -300,6 +300,9 @@ describe('replay', () => {
       sink.failWhen = () => ++calls === 12;
       const result = await replay({ reader, sink }, options({ batchSize: 5 }));
       expect(result).toMatchObject({ status: 'failed', error: { code: 'EEVENTS', retryable: true } });
+      // Counted: what went out before the failed batch (whose events the sink partly took).
+      expect(result.events).toBe(result.messages);
+      expect(result.events).toBeLessThan(sink.events.length);
       // Batches of 5 (when the reads keep up): the first two went out; the third failed.
       const published = sink.events.map((e) => (e.detail as MessageArchivedDetail).key);
       expect(published).toContain(result.checkpoint);
