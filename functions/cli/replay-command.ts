@@ -98,74 +98,36 @@ interface Request {
   readonly dryRun: boolean;
 }
 
+/** One run: what it replays, as whom, from where. */
+interface Run {
+  readonly request: Request;
+  /** The options as the state file keeps them. */
+  readonly args: readonly string[];
+  readonly runId: string;
+  readonly requestedAt: Date;
+  readonly resumeAfter: string | undefined;
+  /** Absent for a dry run, and until a new run has made it. */
+  readonly stateFile: ReplayStateFile | undefined;
+}
+
 /**
- * `pop3-poller replay …`. Returns the exit status; throws UsageError (exit 2) for bad usage.
+ * `pop3-poller replay …`. Returns the exit status; throws UsageError (exit 2) for bad usage, and
+ * ReplayError ESTATE (exit 1) for a state file that cannot be read or made.
  */
 export async function replay(args: readonly string[], io: ReplayIo = defaultReplayIo()): Promise<number> {
   const values = parse(args);
-  let stateFile: ReplayStateFile | undefined;
-  let request: Request;
-  let canonical: string[];
-  let runId: string;
-  let requestedAt: Date;
-  let resumeAfter: string | undefined;
-  if (values.resume !== undefined) {
-    const others = Object.entries(values)
-      .filter(
-        ([name, value]) => name !== 'resume' && name !== 'rate' && value !== undefined && value !== false,
-      )
-      .map(([name]) => name);
-    if (others.length > 0) {
-      throw new UsageError(
-        `--resume takes its options from the state file; only --rate may be given with it (not --${others[0]})`,
-      );
-    }
-    const path = resolve(values.resume);
-    const state = ReplayStateFile.read(path);
-    if (state.complete) {
-      io.stderr.write(
-        `pop3-poller: replay ${state.runId} is complete (${state.emitted} events); nothing to resume\n`,
-      );
-      return 0;
-    }
-    canonical = [...state.args];
-    request = toRequest(parse(canonical));
-    if (values.rate !== undefined) request = { ...request, rate: parseRate(values.rate) };
-    runId = state.runId;
-    requestedAt = new Date(state.requestedAt);
-    resumeAfter = state.checkpoint ?? undefined;
-    stateFile = new ReplayStateFile(path, state);
-  } else {
-    request = toRequest(values);
-    canonical = canonicalArgs(values);
-    runId = randomUUID();
-    requestedAt = new Date();
+  const run = values.resume !== undefined ? resumedRun(values, values.resume) : newRun(values);
+  if (run === 'complete') {
+    io.stderr.write('pop3-poller: that replay is complete; nothing to resume\n');
+    return 0;
   }
-
+  const { request } = run;
   const { reader, sink, busName } = await wireReplay(request, io);
-  if (!request.dryRun && stateFile === undefined) {
-    const path = resolve(values.state ?? join(DEFAULT_STATE_DIR, `${runId}.json`));
-    try {
-      await checkWritableDirectory('replay state directory', dirname(path));
-    } catch (error) {
-      throw new ReplayError('ESTATE', (error as Error).message, { cause: error });
-    }
-    const initial: ReplayState = {
-      version: 1,
-      runId,
-      requestedAt: requestedAt.toISOString(),
-      args: canonical,
-      checkpoint: null,
-      emitted: 0,
-      complete: false,
-      updatedAt: requestedAt.toISOString(),
-    };
-    stateFile = new ReplayStateFile(path, initial);
-    await stateFile.write({});
-  }
+  const stateFile = run.stateFile ?? (request.dryRun ? undefined : await newStateFile(run, values.state));
   const rate = request.rate ?? (busName !== undefined ? DEFAULT_BUS_RATE : 0);
 
   const signals = io.stop === undefined ? stopOnReplaySignals(io, () => stateFile?.path) : undefined;
+  const stop = io.stop ?? signals?.signal;
   const started = Date.now();
   let result: ReplayResult;
   try {
@@ -177,12 +139,12 @@ export async function replay(args: readonly string[], io: ReplayIo = defaultRepl
         ...(rate > 0 && !request.dryRun ? { rate: new TokenBucket({ ratePerSecond: rate }) } : {}),
       },
       {
-        runId,
-        requestedAt,
+        runId: run.runId,
+        requestedAt: run.requestedAt,
         range: request.range,
-        ...(resumeAfter !== undefined ? { resumeAfter } : {}),
+        ...(run.resumeAfter !== undefined ? { resumeAfter: run.resumeAfter } : {}),
         dryRun: request.dryRun,
-        ...((io.stop ?? signals?.signal) ? { stop: (io.stop ?? signals?.signal)! } : {}),
+        ...(stop ? { stop } : {}),
         onCorrupt: (error) =>
           io.stderr.write(`${io.live ? '\r\x1b[K' : ''}pop3-poller: ${error.code}: ${error.message}\n`),
         ...(io.live ? { onProgress: (p) => io.stderr.write(`\r\x1b[K${formatProgress(p)}`) } : {}),
@@ -193,32 +155,101 @@ export async function replay(args: readonly string[], io: ReplayIo = defaultRepl
   }
   if (io.live) io.stderr.write('\r\x1b[K');
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-
-  if (request.dryRun) {
-    io.stdout.write(
-      `${result.events} events of ${result.messages} messages (${result.bytes} octets, ${formatBytes(result.bytes)}) would be re-emitted\n`,
-    );
-  }
-  if (stateFile && !request.dryRun) {
+  if (stateFile) {
     const emitted = stateFile.current.emitted + result.events;
     await stateFile.write({ emitted, complete: result.status === 'complete' }).catch((error: unknown) => {
       io.stderr.write(`pop3-poller: ${(error as Error).message}\n`);
     });
   }
-  io.stderr.write(`${summary(runId, result, request.dryRun, seconds)}\n`);
-  if (result.status !== 'complete' && stateFile) {
-    const where = result.checkpoint ? `after ${result.checkpoint}` : 'before the first event';
-    const why =
-      result.status === 'stopped' ? 'stopped' : `failed: ${result.error!.code}: ${result.error!.message}`;
-    io.stderr.write(
-      `pop3-poller: replay ${why}\npop3-poller: it stopped ${where}; resume with:\n  pop3-poller replay --resume ${shellQuote(stateFile.path)}\n`,
-    );
-  } else if (result.status === 'failed') {
-    io.stderr.write(`pop3-poller: replay failed: ${result.error!.code}: ${result.error!.message}\n`);
-  }
+  report(io, run.runId, result, request.dryRun, seconds, stateFile?.path);
   if (result.status === 'stopped') return 75;
   if (result.status === 'failed') return result.error!.retryable ? 75 : 1;
   return result.corrupt.length > 0 ? 1 : 0;
+}
+
+function newRun(values: Values): Run {
+  return {
+    request: toRequest(values),
+    args: canonicalArgs(values),
+    runId: randomUUID(),
+    requestedAt: new Date(),
+    resumeAfter: undefined,
+    stateFile: undefined,
+  };
+}
+
+/** `--resume FILE`: the run of that state file, with `--rate` as given now if it is. */
+function resumedRun(values: Values, file: string): Run | 'complete' {
+  const others = Object.entries(values)
+    .filter(([name, value]) => name !== 'resume' && name !== 'rate' && value !== undefined && value !== false)
+    .map(([name]) => name);
+  if (others.length > 0) {
+    throw new UsageError(
+      `--resume takes its options from the state file; only --rate may be given with it (not --${others[0]})`,
+    );
+  }
+  const path = resolve(file);
+  const state = ReplayStateFile.read(path);
+  if (state.complete) return 'complete';
+  const request = toRequest(parse(state.args));
+  return {
+    request: values.rate !== undefined ? { ...request, rate: parseRate(values.rate) } : request,
+    args: state.args,
+    runId: state.runId,
+    requestedAt: new Date(state.requestedAt),
+    resumeAfter: state.checkpoint ?? undefined,
+    stateFile: new ReplayStateFile(path, state),
+  };
+}
+
+/** A new run's state file, written before the first event (`--state`, or the default path). */
+async function newStateFile(run: Run, given: string | undefined): Promise<ReplayStateFile> {
+  const path = resolve(given ?? join(DEFAULT_STATE_DIR, `${run.runId}.json`));
+  try {
+    await checkWritableDirectory('replay state directory', dirname(path));
+  } catch (error) {
+    throw new ReplayError('ESTATE', (error as Error).message, { cause: error });
+  }
+  const at = run.requestedAt.toISOString();
+  const initial: ReplayState = {
+    version: 1,
+    runId: run.runId,
+    requestedAt: at,
+    args: [...run.args],
+    checkpoint: null,
+    emitted: 0,
+    complete: false,
+    updatedAt: at,
+  };
+  const file = new ReplayStateFile(path, initial);
+  await file.write({});
+  return file;
+}
+
+/** The dry run's count on stdout; the summary, and how to resume an unfinished run, on stderr. */
+function report(
+  io: ReplayIo,
+  runId: string,
+  result: ReplayResult,
+  dryRun: boolean,
+  seconds: string,
+  statePath: string | undefined,
+): void {
+  if (dryRun) {
+    io.stdout.write(
+      `${result.events} events of ${result.messages} messages (${result.bytes} octets, ${formatBytes(result.bytes)}) would be re-emitted\n`,
+    );
+  }
+  io.stderr.write(`${summary(runId, result, dryRun, seconds)}\n`);
+  if (result.status === 'complete') return;
+  const why =
+    result.status === 'stopped' ? 'stopped' : `failed: ${result.error!.code}: ${result.error!.message}`;
+  io.stderr.write(`pop3-poller: replay ${why}\n`);
+  if (statePath === undefined) return;
+  const where = result.checkpoint ? `after ${result.checkpoint}` : 'before the first event';
+  io.stderr.write(
+    `pop3-poller: it stopped ${where}; resume with:\n  pop3-poller replay --resume ${shellQuote(statePath)}\n`,
+  );
 }
 
 function parse(args: readonly string[]): Values {

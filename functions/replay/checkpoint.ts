@@ -19,7 +19,7 @@ export interface ReplayState {
   readonly args: readonly string[];
   /** The last key whose events were all emitted; null before the first. */
   readonly checkpoint: string | null;
-  /** Events emitted by this run so far, over all its resumptions (re-emissions counted again). */
+  /** Events emitted, added up at the end of each part of the run (a killed part's are not counted). */
   readonly emitted: number;
   readonly complete: boolean;
   readonly updatedAt: string;
