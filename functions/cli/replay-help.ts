@@ -44,7 +44,7 @@ Source (one is required):
                           ArchivePrefix and EventBusName outputs
   --region R              of the bucket, the stack and the bus              default: the SDK's
 Range (all given must hold):
-  --account ID            only this account; repeat for several            default: every account
+  --account ID            only this account; repeat for several             default: every account
   --since T               archive time from T (inclusive)                   default: the beginning
   --until T               archive time before T (exclusive)                 default: now
                           T: 2026-12-01 (midnight UTC) or 2026-12-01T08:30Z; UTC unless an
@@ -57,8 +57,8 @@ Destination (one is required, except with --stack or --dry-run):
   --stdout                JSON lines on stdout                              default: off
   --event-bus NAME        put to this EventBridge bus                       default: --stack's bus
 Run:
-  --rate N                events per second, 0 for no limit                default: ${DEFAULT_BUS_RATE} to a bus,
-                                                                           no limit to a file
+  --rate N                events per second, 0 for no limit                 default: ${DEFAULT_BUS_RATE} to a bus,
+                                                                            no limit to a file
   --dry-run               print how many events (and bytes) would be        default: off
                           re-emitted; emit nothing, write nothing
   --state FILE            where the checkpoint is kept as the run goes      default: ${DEFAULT_STATE_DIR}/RUNID.json
