@@ -18,8 +18,10 @@ const MAY_IMPORT = {
   pop3: [],
   poller: ['pop3'],
   registry: ['poller', 'pop3'],
+  // Replay works over the poller's event builder and metadata, through its own ports.
+  replay: ['poller', 'pop3'],
   ses: ['poller', 'pop3'],
-  adapters: ['poller', 'registry', 'pop3'],
+  adapters: ['poller', 'registry', 'replay', 'pop3'],
   // The wiring may import the rest of functions/, but a Lambda bundle never pulls in the CLI or
   // the fake POP3 server (demo and tests only).
   handlers: (other) => other !== 'cli' && other !== 'fake-pop3',

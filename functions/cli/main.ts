@@ -6,6 +6,8 @@ import { UsageError } from './command-args';
 import type * as DemoModule from './demo/demo';
 import type * as MailboxesModule from './mailboxes/command';
 import { poll } from './poll-command';
+import { REPLAY_HELP } from './replay-help';
+import type * as ReplayModule from './replay-command';
 
 /**
  * Help texts. They carry the same facts as docs/cli.md (every option with its default, the exit
@@ -76,6 +78,8 @@ const USAGE = `Usage: pop3-poller COMMAND [options]   (pop3-poller COMMAND --hel
       A local POP3 server with sample mail, polled into DIR (default demo-output).
   pop3-poller mailboxes add|remove|list|import|export [--stack NAME] ...
       Manage the mailbox registry of a deployed stack.
+  pop3-poller replay (--archive DIR | --bucket B | --stack NAME) [--account ID]... [--since T] ...
+      Re-emit the "Message Archived" events of archived messages (docs/replay.md).
   pop3-poller --version, -V      print the version
   pop3-poller --help, -h         this help
 
@@ -94,6 +98,7 @@ const COMMAND_HELP: Readonly<Record<string, string>> = {
   poll: POLL_HELP,
   check: CHECK_HELP,
   demo: DEMO_HELP,
+  replay: REPLAY_HELP,
 };
 
 /** The help for `command` (`undefined`: the general usage), as `pop3-poller [help] COMMAND --help` prints it. */
@@ -115,6 +120,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (command === 'poll') return poll(rest);
+  if (command === 'replay') {
+    // Loaded on demand: the readers and their SDK clients are replay's alone.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { replay } = require('./replay-command') as typeof ReplayModule;
+    return replay(rest);
+  }
   if (command === 'check') return check(rest);
   if (command === 'mailboxes') {
     // Loaded on demand: it needs the DynamoDB, Secrets Manager and CloudFormation clients.

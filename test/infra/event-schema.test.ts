@@ -1,8 +1,16 @@
 import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
 import { mockClient } from 'aws-sdk-client-mock';
+import { createHash } from 'node:crypto';
 import { EventBridgeSink } from '../../functions/adapters/eventbridge-sink';
+import { archiveKey } from '../../functions/poller/archive-key';
+import { replay } from '../../functions/replay/replay';
+import { MemoryArchiveReader } from '../support/memory-archive-reader';
 import type { AccountConfig } from '../../functions/poller/account';
-import type { MessageArchivedDetail, PollSummaryDetail } from '../../functions/poller/events';
+import {
+  stableEventId,
+  type MessageArchivedDetail,
+  type PollSummaryDetail,
+} from '../../functions/poller/events';
 import { pollAccounts } from '../../functions/poller/poll-accounts';
 import schema from '../../infra/event-schema.json';
 import { mailboxScript, startFakeServer, type FakeServer } from '../support/fake-pop3-server';
@@ -259,5 +267,53 @@ describe('infra/event-schema.json', () => {
     ]);
     const { errorCode: _errorCode, ...withoutCode } = failed!.detail as Record<string, unknown>;
     expect(validate(root, { ...failed!, detail: withoutCode })).toEqual(['$.detail: errorCode is required']);
+  });
+
+  it('validates a replayed event, and documents the id and key derivation it keeps', async () => {
+    // Replayed by the workflow from an archive of the multipart message, through the real sink.
+    const reader = new MemoryArchiveReader();
+    const key = reader.add({
+      accountId: 'support',
+      bytes: multipart,
+      records: [
+        { uidl: 'UID-0001', archivedAt: new Date('2026-12-01T10:00:00.123Z'), source: 'pop3-poller' },
+      ],
+    });
+    const before = entries.length;
+    const result = await replay(
+      { reader, sink: new EventBridgeSink(new EventBridgeClient({}), { eventBusName: 'pop3-poller-bus' }) },
+      {
+        runId: 'replay-1',
+        requestedAt: new Date('2026-12-07T14:00:00Z'),
+        range: { accounts: [], headers: [] },
+      },
+    );
+    expect(result.events).toBe(1);
+    const [replayed] = entries.slice(before).map(delivered);
+    expect(validate(root, replayed)).toEqual([]);
+    const detail = replayed!.detail as MessageArchivedDetail;
+    expect(detail).toMatchObject({
+      key,
+      eventId: stableEventId('support', 'UID-0001', key.slice(8, -4)),
+      replay: { runId: 'replay-1', requestedAt: '2026-12-07T14:00:00.000Z' },
+    });
+    const broken = (marker: unknown) => ({ ...replayed!, detail: { ...detail, replay: marker } });
+    expect(validate(root, broken({ runId: 'replay-1' }))).toEqual([
+      '$.detail.replay: requestedAt is required',
+    ]);
+    expect(validate(root, broken({ ...detail.replay, by: 'me' }))).toEqual([
+      '$.detail.replay: by is required'.replace('is required', 'is not allowed'),
+    ]);
+
+    // The worked example in the schema's description is what the code derives.
+    const example =
+      /account `([^`]+)`, UIDL `([^`]+)`, message `([^`]+)` → sha256 `([0-9a-f]{64})`, key `([^`]+)`, eventId `([^`]+)`/.exec(
+        root.description as string,
+      )!;
+    const [, account, uidl, message, sha256, exampleKey, eventId] = example;
+    const bytes = Buffer.from(message!.replaceAll('\\r\\n', '\r\n'), 'latin1');
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(sha256);
+    expect(archiveKey(account!, sha256!)).toBe(exampleKey);
+    expect(stableEventId(account!, uidl!, sha256!)).toBe(eventId);
   });
 });

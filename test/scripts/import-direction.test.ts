@@ -81,6 +81,14 @@ const REFUSED: ReadonlyArray<readonly [string, string, RegExp]> = [
   ['handlers', "import { wire } from '../cli/wiring';", /handlers\/ must not import cli\//],
   ['handlers', "import { defaults } from '../../infra/config';", /must not import infra\//],
   ['cli/mailboxes', "import { defaults } from '../../../infra/config';", /must not import infra\//],
+  [
+    'replay',
+    "import { S3ArchiveReader } from '../adapters/s3-archive-reader';",
+    /replay\/ must not import adapters\//,
+  ],
+  ['replay', "import { replay } from '../cli/replay-command';", /replay\/ must not import cli\//],
+  ['replay', "import { ENV } from '../handlers/contract';", /replay\/ must not import handlers\//],
+  ['replay', "import { S3Client } from '@aws-sdk/client-s3';", /replay\/ must not use the AWS SDK/],
 ];
 
 /** [directory, import line]: what the same directories may import. */
@@ -98,6 +106,8 @@ const ALLOWED: ReadonlyArray<readonly [string, string]> = [
   ['handlers', "import { pollAccounts } from '../poller/poll-accounts';"],
   ['cli', "import { S3ArchiveStore } from '../adapters/s3-archive-store';"],
   ['cli/mailboxes', "import type { MailboxRecord } from '../../registry/record';"],
+  ['replay', "import { readMetadata } from '../poller/metadata';"],
+  ['adapters', "import type { ArchiveReader } from '../replay/ports';"],
 ];
 
 const fileIn = (dir: string) => `functions/${dir}/import-direction-example.ts`;

@@ -1,7 +1,7 @@
 /**
  * A small JSON Schema (draft 2020-12) checker for the keywords infra/event-schema.json uses:
  * type, const, enum, properties, required, additionalProperties, items, $ref (local), allOf,
- * oneOf, if/then, minimum, pattern and format date-time. Returns the problems, with their paths.
+ * oneOf, if/then, minimum, minLength, pattern and format date-time. Returns the problems, with their paths.
  * Not a general validator; an unsupported keyword is reported rather than ignored.
  */
 
@@ -26,6 +26,7 @@ const SUPPORTED = new Set([
   'if',
   'then',
   'minimum',
+  'minLength',
   'pattern',
   'format',
 ]);
@@ -74,6 +75,9 @@ function check(root: Schema, schema: Schema, value: unknown, path: string, probl
     problems.push(`${path}: ${value} is below ${schema.minimum}`);
   }
   if (typeof value === 'string') {
+    if (typeof schema.minLength === 'number' && [...value].length < schema.minLength) {
+      problems.push(`${path}: is shorter than ${schema.minLength} characters`);
+    }
     if (typeof schema.pattern === 'string' && !new RegExp(schema.pattern, 'u').test(value)) {
       problems.push(`${path}: ${JSON.stringify(value)} does not match ${schema.pattern}`);
     }

@@ -10,6 +10,7 @@ import {
 } from '../../../functions/cli/mailboxes/command';
 import { DEMO_OPTIONS, helpText, main } from '../../../functions/cli/main';
 import { POLL_OPTIONS } from '../../../functions/cli/poll-command';
+import { REPLAY_OPTIONS } from '../../../functions/cli/replay-help';
 
 /**
  * `pop3-poller --help` and `pop3-poller <command> --help`: they exit 0, print on stdout, read no
@@ -48,10 +49,11 @@ async function run(args: string[]): Promise<Run> {
 type Options = Readonly<Record<string, { readonly type: string; readonly short?: string }>>;
 
 /** What each command's parser accepts, as the command files define it. */
-const PARSERS: Readonly<Record<'poll' | 'check' | 'demo', Options>> = {
+const PARSERS: Readonly<Record<'poll' | 'check' | 'demo' | 'replay', Options>> = {
   poll: { ...COMMAND_OPTIONS, ...POLL_OPTIONS },
   check: COMMAND_OPTIONS,
   demo: DEMO_OPTIONS,
+  replay: REPLAY_OPTIONS,
 };
 
 describe('pop3-poller --help', () => {
@@ -59,7 +61,14 @@ describe('pop3-poller --help', () => {
     const help = await run([flag]);
     expect(help.code).toBe(0);
     expect(help.stderr).toBe('');
-    for (const command of ['poll --config FILE', 'check --config FILE', 'demo', 'mailboxes', '--version']) {
+    for (const command of [
+      'poll --config FILE',
+      'check --config FILE',
+      'demo',
+      'mailboxes',
+      'replay',
+      '--version',
+    ]) {
       expect(help.stdout).toContain(`pop3-poller ${command}`);
     }
     expect(help.stdout).toContain('COMMAND --help');
@@ -75,7 +84,7 @@ describe('pop3-poller --help', () => {
   });
 });
 
-describe.each(['poll', 'check', 'demo'] as const)('pop3-poller %s --help', (command) => {
+describe.each(['poll', 'check', 'demo', 'replay'] as const)('pop3-poller %s --help', (command) => {
   it('prints the command’s help on stdout and exits 0, however it is asked for', async () => {
     for (const args of [
       [command, '--help'],
@@ -106,7 +115,7 @@ describe.each(['poll', 'check', 'demo'] as const)('pop3-poller %s --help', (comm
     expect(help).toMatch(/Exit status: 0 .*; 75 .*;\n1 .*; 2 /);
     expect(help).toContain('docs/cli.md');
     expect(help).toContain('docs/errors.md');
-    if (command === 'poll') expect(help).toMatch(/SIGINT.*SIGTERM[\s\S]*130 or 143/);
+    if (command === 'poll' || command === 'replay') expect(help).toMatch(/SIGINT.*SIGTERM[\s\S]*130 or 143/);
   });
 
   it('has every option documented in docs/cli.md as well', () => {
