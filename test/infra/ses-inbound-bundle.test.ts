@@ -3,7 +3,12 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { S3Client } from '@aws-sdk/client-s3';
 import { build } from 'esbuild';
+import { EventBridgeSink } from '../../functions/adapters/eventbridge-sink';
+import { S3ArchiveReader } from '../../functions/adapters/s3-archive-reader';
+import { replay } from '../../functions/replay/replay';
 import { BUNDLE, entryPath, PROJECT_ROOT } from '../../infra/bundling';
 import { startAwsStub, type AwsStub } from '../support/aws-stub';
 import { sqsRecord } from '../support/lambda-harness';
@@ -14,7 +19,8 @@ import { objectCreatedEvent, SES_MESSAGE_IDS, sesObject } from '../support/ses/f
  * as Lambda runs it — a child `node` that requires it and calls `handler` — with the real SDK
  * clients against the local AWS stub: the adapters it loads on first use are in the bundle, it
  * needs nothing the Lambda runtime does not provide, and an SES object becomes an archived
- * message and an event; delivered again, the same event and nothing written.
+ * message and an event; delivered again, the same event and nothing written; and replay
+ * (functions/replay) rebuilds that very event from the archive, `source: ses` included.
  *
  * Written under node_modules/.cache so that the `@aws-sdk/*` packages left out of the bundle
  * resolve from the project's node_modules, as they do from the Lambda runtime's.
@@ -76,7 +82,7 @@ describe('the SES inbound bundle (esbuild, as deployed) against the AWS stub', (
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('archives an SES object and publishes its event; delivered again, the same event and no second object', async () => {
+  it('archives an SES object and publishes its event; delivered again, the same event and no second object; replayed, the same event marked', async () => {
     const bytes = sesObject('singleRecipient');
     const key = `ses/${SES_MESSAGE_IDS.singleRecipient}`;
     await aws.s3.put(SES_BUCKET, key, bytes);
@@ -130,5 +136,32 @@ describe('the SES inbound bundle (esbuild, as deployed) against the AWS stub', (
         .filter((c) => c.operation === 'PutObject')
         .map((c) => c.status),
     ).toEqual([200, 412]);
+
+    // Replay, from the archive alone: the original event, plus only the replay marker.
+    const region = { region: 'us-east-1', credentials: { accessKeyId: 'AKID', secretAccessKey: 'stub' } };
+    const requestedAt = new Date('2026-12-08T09:00:00.000Z');
+    const result = await replay(
+      {
+        reader: new S3ArchiveReader(new S3Client({ ...region, ...aws.endpoints.s3 }), {
+          bucket: ARCHIVE_BUCKET,
+          prefix: 'mail/',
+        }),
+        sink: new EventBridgeSink(new EventBridgeClient({ ...region, ...aws.endpoints.eventBridge }), {
+          eventBusName: 'pop3-bus',
+        }),
+      },
+      { runId: 'ses-replay', requestedAt, range: { accounts: ['support'], headers: [] } },
+    );
+    expect(result).toMatchObject({ status: 'complete', messages: 1, events: 1 });
+    const replayed = aws.events.entries('pop3-bus')[2]!;
+    expect([replayed.source, replayed.detailType, replayed.time]).toEqual([
+      published[0]!.source,
+      published[0]!.detailType,
+      published[0]!.time,
+    ]);
+    expect(JSON.parse(replayed.detail)).toEqual({
+      ...JSON.parse(published[0]!.detail),
+      replay: { runId: 'ses-replay', requestedAt: requestedAt.toISOString() },
+    });
   }, 90_000);
 });
