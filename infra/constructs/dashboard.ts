@@ -4,7 +4,10 @@ import type { Construct } from 'constructs';
 import { METRICS } from '../metrics';
 import { pollerMetric, type AlarmsProps } from './alarms';
 
-/** The dashboard ($3 a month; `dashboard: false` leaves it out): alarms, mail, polls, worker, queues. */
+/**
+ * The dashboard ($3 a month; `dashboard: false` leaves it out): alarms, mail, polls, worker, queues,
+ * and SES inbound when it is on.
+ */
 export function createDashboard(
   scope: Construct,
   props: AlarmsProps & { alarms: readonly cloudwatch.Alarm[] },
@@ -89,5 +92,28 @@ export function createDashboard(
       width: 12,
     }),
   );
+  if (props.sesInbound) {
+    const ses = props.sesInbound;
+    const sesMetric = (name: string) => pollerMetric(name, five, METRICS.sesInboundService);
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'SES inbound',
+        left: [
+          sesMetric(METRICS.sesMessagesArchived),
+          sesMetric(METRICS.sesObjectsRejected),
+          sesMetric(METRICS.sesObjectsRetried),
+        ],
+        width: 12,
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'SES inbound dead-letter queue and handler',
+        left: [
+          ses.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: five, statistic: max }),
+        ],
+        right: [ses.function.metricErrors({ period: five }), ses.function.metricDuration({ period: five })],
+        width: 12,
+      }),
+    );
+  }
   return dashboard;
 }

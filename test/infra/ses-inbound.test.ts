@@ -286,6 +286,19 @@ describe('Construct: SesInbound (sesInbound option)', () => {
       });
     });
 
+    it('the dashboard shows its metrics, DLQ and handler', () => {
+      const [, dashboard] = only(template, 'AWS::CloudWatch::Dashboard');
+      const body = JSON.stringify(dashboard.Properties.DashboardBody);
+      for (const name of [
+        METRICS.sesMessagesArchived,
+        METRICS.sesObjectsRejected,
+        METRICS.sesObjectsRetried,
+      ]) {
+        expect(body).toContain(`\\"${name}\\"`);
+      }
+      expect(body).toContain('SES inbound dead-letter queue and handler');
+    });
+
     it("the stack's event archive and example rule take the SES events too", () => {
       template.hasResourceProperties('AWS::Events::Archive', {
         EventPattern: { source: ['pop3-poller', 'ses'] },
