@@ -21,6 +21,9 @@ import { CapturedOutput, lambdaContext, sqsRecord } from '../../support/lambda-h
 import { StaticCredentials } from '../../support/memory-ports';
 import { loopbackAccount, ManualClock } from '../../support/poll-fixtures';
 import { objectCreatedEvent, SES_MESSAGE_IDS, sesObject, type SesFixture } from '../../support/ses/fixtures';
+import schema from '../../../infra/event-schema.json';
+import { delivered } from '../../support/eventbridge-delivery';
+import { validate } from '../../support/json-schema';
 
 /**
  * The SES inbound Lambda handler in-process, its S3 and EventBridge clients mocked with
@@ -497,6 +500,10 @@ describe('SES inbound handler (in-process, S3 and EventBridge mocked)', () => {
       expect(Object.keys(pop).sort()).toEqual(Object.keys(ses).sort());
       for (const field of Object.keys(ses)) expect([field, pop[field]]).toEqual([field, ses[field]]);
       expect(pop.uidl).toBeNull();
+      // Both as the published event schema describes them.
+      const root = schema as unknown as Record<string, unknown>;
+      expect(validate(root, delivered(sesEntry!))).toEqual([]);
+      expect(validate(root, delivered(popEntry!))).toEqual([]);
       // The archived object: the same key, bytes, checksum and record, but for the event source.
       const { Metadata: popMetadata, Body: popBody, ...popRest } = popPut!;
       const { Metadata: sesMetadata, Body: sesBody, ...sesRest } = sesPut!;
