@@ -33,7 +33,17 @@ export async function poll(args: readonly string[]): Promise<number> {
   const every = parseEvery(parsed.values.every as string | undefined);
   const live = process.stderr.isTTY === true;
   const tokens = new OAuth2TokenProvider();
-  const stop = stopOnSignals(live);
+  /*
+   * The first SIGINT or SIGTERM stops the run gracefully (PollOptions.stop): no new message is
+   * started, those in flight are archived, announced and deleted, and each session ends with QUIT.
+   * A second one exits at once, which loses nothing either: without QUIT the server deletes nothing,
+   * and the next run fetches those messages again (same archive keys, same event ids).
+   */
+  const stop = stopOnSignals({
+    live,
+    finishing: 'finishing the messages in flight',
+    onExit: () => 'unfinished messages stay on the server',
+  });
   try {
     let code = 0;
     const warned = new Set<string>();

@@ -25,6 +25,7 @@ import { formatBytes } from './report';
 import { DEFAULT_BUS_RATE, DEFAULT_STATE_DIR, REPLAY_OPTIONS } from './replay-help';
 import { ReplayStateFile } from './replay-state';
 import { stackArchive } from './replay-target';
+import { stopOnSignals } from './stop-signals';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- AWS SDK modules are loaded on demand:
    a replay of a local archive into a file never loads them. */
@@ -126,7 +127,23 @@ export async function replay(args: readonly string[], io: ReplayIo = defaultRepl
   const stateFile = run.stateFile ?? (request.dryRun ? undefined : await newStateFile(run, values.state));
   const rate = request.rate ?? (busName !== undefined ? DEFAULT_BUS_RATE : 0);
 
-  const signals = io.stop === undefined ? stopOnReplaySignals(io, () => stateFile?.path) : undefined;
+  /*
+   * The first SIGINT or SIGTERM stops the replay: no new read, the events in flight are published
+   * and checkpointed, and the command says how to resume. A second exits at once; the state file
+   * then holds the last checkpoint saved, and resuming repeats at most one batch.
+   */
+  const signals =
+    io.stop === undefined
+      ? stopOnSignals({
+          stderr: io.stderr,
+          live: io.live,
+          finishing: 'publishing the events in flight',
+          onExit: () =>
+            stateFile?.path
+              ? `resume with: pop3-poller replay --resume ${shellQuote(stateFile.path)}`
+              : undefined,
+        })
+      : undefined;
   const stop = io.stop ?? signals?.signal;
   const started = Date.now();
   let result: ReplayResult;
@@ -422,38 +439,4 @@ function summary(runId: string, r: ReplayResult, dryRun: boolean, seconds: strin
 
 function shellQuote(text: string): string {
   return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", "'\\''")}'`;
-}
-
-/**
- * The first SIGINT or SIGTERM stops the replay: no new read, the events in flight are published
- * and checkpointed, and the command says how to resume. A second exits at once (130 or 143); the
- * state file then holds the last checkpoint saved, and resuming repeats at most one batch.
- */
-function stopOnReplaySignals(
-  io: ReplayIo,
-  statePath: () => string | undefined,
-): { signal: AbortSignal; dispose: () => void } {
-  const controller = new AbortController();
-  const onSignal = (name: NodeJS.Signals) => {
-    if (controller.signal.aborted) {
-      const path = statePath();
-      io.stderr.write(
-        `\npop3-poller: ${name} again: exiting now${path ? `; resume with: pop3-poller replay --resume ${shellQuote(path)}` : ''}\n`,
-      );
-      process.exit(name === 'SIGINT' ? 130 : 143);
-    }
-    controller.abort();
-    io.stderr.write(
-      `${io.live ? '\r\x1b[K' : ''}pop3-poller: ${name}: publishing the events in flight, then stopping (${name} again to exit at once)\n`,
-    );
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return {
-    signal: controller.signal,
-    dispose: () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
-  };
 }

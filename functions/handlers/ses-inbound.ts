@@ -1,13 +1,14 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambda';
-import { lazyArchive, lazyEventSink, onFirstUse } from '../adapters/lazy-ports';
+import { onFirstUse } from '../adapters/lazy-ports';
 import { describeFailure } from '../poller/errors';
 import type { ArchiveStore, EventSink } from '../poller/ports';
 import { SesInboundError, isSesInboundError } from '../ses/errors';
 import { ingestSesObject, type SesObjectRef } from '../ses/ingest';
 import type { RecipientRules } from '../ses/recipients';
 import { DEFAULT_VALIDITY_LIMITS, type ValidityLimits } from '../ses/ses-message';
+import { archivePorts } from './archive-ports';
 import { readObservabilitySettings, readSesInboundConfig, type SesInboundConfig } from './config';
 import { parseObjectCreated } from './s3-notification';
 
@@ -28,7 +29,7 @@ import { parseObjectCreated } from './s3-notification';
  *   The other messages of the batch are not held back by it.
  *
  * Records are handled one after another, so at most one message (≤ 40 MB) is in memory at once.
- * The S3 and EventBridge clients are loaded on first use, as the worker's are (lazy-ports.ts).
+ * The S3 and EventBridge clients are loaded on first use, as the worker's are (archive-ports.ts).
  *
  * Requires the event source mapping to have `ReportBatchItemFailures` enabled.
  */
@@ -60,31 +61,11 @@ let runtime: Runtime | undefined;
 function getRuntime(): Runtime {
   if (runtime) return runtime;
   const config = readSesInboundConfig();
-  const kms = config.archiveKmsKeyId !== undefined ? { kmsKeyId: config.archiveKmsKeyId } : {};
   runtime = {
     config,
     rules: { recipients: config.recipients, unmapped: config.unmapped, domains: config.domains },
     limits: { ...DEFAULT_VALIDITY_LIMITS, maxMessageBytes: config.maxMessageBytes },
-    archive: lazyArchive(async () => {
-      const { S3ArchiveStore } = await import('../adapters/s3-archive-store.js');
-      return new S3ArchiveStore(await clients.s3(), {
-        bucket: config.archiveBucket,
-        prefix: config.archivePrefix,
-        ...kms,
-      });
-    }),
-    events: lazyEventSink(async () => {
-      const { EventBridgeSink } = await import('../adapters/eventbridge-sink.js');
-      return new EventBridgeSink(await clients.eventBridge(), {
-        eventBusName: config.eventBusName,
-        onFailure: (failure) =>
-          logger.warn('Events not published', {
-            errorCode: failure.errorCode,
-            errorMessage: failure.errorMessage,
-            events: failure.ids.length,
-          }),
-      });
-    }),
+    ...archivePorts(config, clients, logger),
     read: async (ref, maxBytes) => {
       const { readObjectBytes } = await import('../adapters/s3-object-reader.js');
       const where = `s3://${ref.bucket}/${ref.key}`;

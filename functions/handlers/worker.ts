@@ -3,9 +3,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchItemFailure, SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import {
-  lazyArchive,
   lazyCredentialSource,
-  lazyEventSink,
   lazyJobQueue,
   lazyLastPollWriter,
   lazySeenStore,
@@ -17,6 +15,7 @@ import { SecretTextCache } from '../adapters/secret-cache';
 import { describeFailure } from '../poller/errors';
 import type { ArchiveStore, CredentialSource, EventSink } from '../poller/ports';
 import type { LastPollWriter } from '../registry/ports';
+import { archivePorts } from './archive-ports';
 import { reportBatch, reportMalformed } from './batch-report';
 import { readObservabilitySettings, readWorkerConfig, type WorkerConfig } from './config';
 import type { BatchJob } from './contract';
@@ -96,26 +95,7 @@ function getRuntime(): Runtime {
   const secretTexts = new SecretTextCache(config.secretCacheSeconds * 1000);
   runtime = {
     config,
-    archive: lazyArchive(async () => {
-      const { S3ArchiveStore } = await import('../adapters/s3-archive-store.js');
-      return new S3ArchiveStore(await clients.s3(), {
-        bucket: config.archiveBucket,
-        prefix: config.archivePrefix,
-        ...kms,
-      });
-    }),
-    events: lazyEventSink(async () => {
-      const { EventBridgeSink } = await import('../adapters/eventbridge-sink.js');
-      return new EventBridgeSink(await clients.eventBridge(), {
-        eventBusName: config.eventBusName,
-        onFailure: (failure) =>
-          logger.warn('Events not published', {
-            errorCode: failure.errorCode,
-            errorMessage: failure.errorMessage,
-            events: failure.ids.length,
-          }),
-      });
-    }),
+    ...archivePorts(config, clients, logger),
     queue: lazyJobQueue(async () => {
       const { SqsJobQueue } = await import('../adapters/sqs-job-queue.js');
       return new SqsJobQueue(await clients.sqs(), { queueUrl: config.jobQueueUrl });
