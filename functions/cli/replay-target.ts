@@ -1,7 +1,6 @@
 import type { CloudFormationClient, Output } from '@aws-sdk/client-cloudformation';
-import type * as CloudFormationSdk from '@aws-sdk/client-cloudformation';
-import { describeSdkError, errorName } from '../adapters/sdk-errors';
 import { UsageError } from './command-args';
+import { outputsNamed, stackOutputs } from './stack-outputs';
 
 /** What `replay --stack` reads from the stack's outputs (infra/pop3-poller.ts). */
 export interface StackArchive {
@@ -20,21 +19,7 @@ export async function stackArchive(
   stack: string,
   region: string | undefined,
 ): Promise<StackArchive> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only for --stack
-  const { DescribeStacksCommand } = require('@aws-sdk/client-cloudformation') as typeof CloudFormationSdk;
-  let outputs: Output[];
-  try {
-    const described = await client.send(new DescribeStacksCommand({ StackName: stack }));
-    outputs = described.Stacks?.[0]?.Outputs ?? [];
-  } catch (error) {
-    // CloudFormation answers a missing stack with ValidationError "Stack with id X does not exist".
-    if (errorName(error) === 'ValidationError' && /does not exist/.test(String((error as Error).message))) {
-      throw new UsageError(
-        `stack "${stack}" not found${region ? ` in ${region}` : ''} (check --stack and --region)`,
-      );
-    }
-    throw new Error(`describing stack "${stack}" failed: ${describeSdkError(error)}`, { cause: error });
-  }
+  const outputs = await stackOutputs(client, stack, region);
   return {
     bucket: output(stack, outputs, BUCKET_OUTPUT),
     prefix: output(stack, outputs, PREFIX_OUTPUT, true),
@@ -42,13 +27,9 @@ export async function stackArchive(
   };
 }
 
-/**
- * An output's value, by its name: the stack's own (`ArchiveBucketName`) or a construct's, whose
- * logical id is the construct path plus a hash (`PollerArchiveBucketName1A2B3C4D`).
- */
+/** An output's value, by its name (stack-outputs.ts). */
 function output(stack: string, outputs: readonly Output[], name: string, mayBeEmpty = false): string {
-  const pattern = new RegExp(`^(?:[A-Za-z0-9]*${name}[0-9A-F]{8}|${name})$`);
-  const found = outputs.filter((o) => o.OutputKey !== undefined && pattern.test(o.OutputKey));
+  const found = outputsNamed(outputs, name);
   if (found.length !== 1 || (!found[0]!.OutputValue && !mayBeEmpty)) {
     throw new UsageError(
       found.length > 1

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
+import { CloudFormationClient, type Output } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDbRegistry } from '../../adapters/dynamodb-registry';
-import { describeSdkError, errorName } from '../../adapters/sdk-errors';
 import { SharedSecretFiller } from '../../adapters/shared-secret-filler';
 import { UsageError } from '../command-args';
+import { outputsNamed, stackOutputs } from '../stack-outputs';
 
 /** What the `mailboxes` commands need from the outside world; tests pass their own. */
 export interface MailboxesIo {
@@ -115,19 +115,7 @@ export class MailboxesContext {
       return { table: table!, ...(secretPrefix !== undefined ? { secretPrefix } : {}) };
     }
     const client = this.io.clients.cloudFormation(this.options.region);
-    let outputs: Output[];
-    try {
-      const described = await client.send(new DescribeStacksCommand({ StackName: stack }));
-      outputs = described.Stacks?.[0]?.Outputs ?? [];
-    } catch (error) {
-      // CloudFormation answers a missing stack with ValidationError "Stack with id X does not exist".
-      if (errorName(error) === 'ValidationError' && /does not exist/.test(String((error as Error).message))) {
-        throw new UsageError(
-          `stack "${stack}" not found${this.options.region ? ` in ${this.options.region}` : ''} (check --stack and --region)`,
-        );
-      }
-      throw new Error(`describing stack "${stack}" failed: ${describeSdkError(error)}`, { cause: error });
-    }
+    const outputs = await stackOutputs(client, stack, this.options.region);
     return {
       table: output(stack, outputs, TABLE_OUTPUT),
       secretPrefix: output(stack, outputs, PREFIX_OUTPUT),
@@ -135,13 +123,9 @@ export class MailboxesContext {
   }
 }
 
-/**
- * An output's value. The construct's outputs have logical ids of the construct path plus a hash
- * (`Pop3PollerRegistryTableName1A2B3C4D`) unless the construct is the stack's root, hence the match.
- */
+/** An output's value, by its name (stack-outputs.ts). */
 function output(stack: string, outputs: readonly Output[], name: string): string {
-  const pattern = new RegExp(`^(?:[A-Za-z0-9]*${name}[0-9A-F]{8}|${name})$`);
-  const found = outputs.filter((o) => o.OutputKey !== undefined && pattern.test(o.OutputKey));
+  const found = outputsNamed(outputs, name);
   if (found.length === 0 || !found[0]!.OutputValue) {
     throw new UsageError(
       `stack "${stack}" has no ${name} output (is it a pop3-poller stack with the registry?)`,
