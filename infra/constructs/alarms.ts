@@ -98,14 +98,16 @@ function createAlarms(scope: Construct, props: AlarmsProps): cloudwatch.Alarm[] 
   ];
 }
 
+/** Most alarms here: a count of one or more in a single period alarms; a period with no data does not. */
+const AT_LEAST_ONE = {
+  threshold: 1,
+  evaluationPeriods: 1,
+  comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+  treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+};
+
 function sesInboundAlarms(scope: Construct, ses: NonNullable<AlarmsProps['sesInbound']>): cloudwatch.Alarm[] {
   const five = Duration.minutes(5);
-  const atLeastOne = {
-    threshold: 1,
-    evaluationPeriods: 1,
-    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-  };
   return [
     new cloudwatch.Alarm(scope, 'SesInboundDeadLetterQueueAlarm', {
       alarmDescription:
@@ -115,19 +117,19 @@ function sesInboundAlarms(scope: Construct, ses: NonNullable<AlarmsProps['sesInb
         period: five,
         statistic: cloudwatch.Stats.MAXIMUM,
       }),
-      ...atLeastOne,
+      ...AT_LEAST_ONE,
     }),
     new cloudwatch.Alarm(scope, 'SesObjectsRejectedAlarm', {
       alarmDescription:
         'SES wrote an object that is not archived: not a valid message, or no recipient with an account. It is ' +
         'kept where SES wrote it; the SES inbound logs name it and why (needsAttention).',
       metric: pollerMetric(METRICS.sesObjectsRejected, five, METRICS.sesInboundService),
-      ...atLeastOne,
+      ...AT_LEAST_ONE,
     }),
     new cloudwatch.Alarm(scope, 'SesInboundErrorsAlarm', {
       alarmDescription: 'The SES inbound Lambda failed (crash, timeout, out of memory, bad configuration).',
       metric: ses.function.metricErrors({ period: five, statistic: cloudwatch.Stats.SUM }),
-      ...atLeastOne,
+      ...AT_LEAST_ONE,
     }),
   ];
 }
@@ -136,41 +138,35 @@ function pollerAlarms(scope: Construct, props: AlarmsProps): cloudwatch.Alarm[] 
   const { config } = props;
   const five = Duration.minutes(5);
   const hour = Duration.hours(1);
-  const atLeastOne = {
-    threshold: 1,
-    evaluationPeriods: 1,
-    comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-    treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-  };
   const maxVisible = (queue: sqs.IQueue) =>
     queue.metricApproximateNumberOfMessagesVisible({ period: five, statistic: cloudwatch.Stats.MAXIMUM });
   return [
     new cloudwatch.Alarm(scope, 'WorkerErrorsAlarm', {
       alarmDescription: 'The worker Lambda failed (crash, timeout, out of memory). See its logs.',
       metric: props.worker.metricErrors({ period: five, statistic: cloudwatch.Stats.SUM }),
-      ...atLeastOne,
+      ...AT_LEAST_ONE,
     }),
     new cloudwatch.Alarm(scope, 'DispatcherErrorsAlarm', {
       alarmDescription: 'The dispatcher Lambda failed: scheduled polls may not have been enqueued.',
       metric: props.dispatcher.metricErrors({ period: five, statistic: cloudwatch.Stats.SUM }),
-      ...atLeastOne,
+      ...AT_LEAST_ONE,
     }),
     new cloudwatch.Alarm(scope, 'JobDeadLetterQueueAlarm', {
       alarmDescription: 'Poll jobs failed every retry and are in the job dead-letter queue.',
       metric: maxVisible(props.jobDeadLetterQueue),
-      ...atLeastOne,
+      ...AT_LEAST_ONE,
     }),
     new cloudwatch.Alarm(scope, 'DispatchDeadLetterQueueAlarm', {
       alarmDescription: 'Scheduled dispatches failed and are in the dispatch dead-letter queue.',
       metric: maxVisible(props.dispatchDeadLetterQueue),
-      ...atLeastOne,
+      ...AT_LEAST_ONE,
     }),
     new cloudwatch.Alarm(scope, 'NeedsAttentionAlarm', {
       alarmDescription:
         'A mailbox fails in a way retrying will not fix (authentication, TLS, server refusal): ' +
         "search the worker logs for needsAttention, or list the registry's failed last polls.",
       metric: pollerMetric(METRICS.needsAttention, five),
-      ...atLeastOne,
+      ...AT_LEAST_ONE,
     }),
     new cloudwatch.Alarm(scope, 'NoSuccessfulPollAlarm', {
       alarmDescription: `No poll has completed successfully for ${config.alarms.noSuccessHours} hour(s).`,
