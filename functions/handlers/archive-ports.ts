@@ -3,14 +3,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { lazyArchive, lazyEventSink } from '../adapters/lazy-ports';
 import type { ArchiveStore, EventSink } from '../poller/ports';
-
-/** Where a handler archives messages and publishes their events (WorkerConfig, SesInboundConfig). */
-export interface ArchiveTarget {
-  readonly archiveBucket: string;
-  readonly archivePrefix: string;
-  readonly archiveKmsKeyId: string | undefined;
-  readonly eventBusName: string;
-}
+import type { ArchiveTarget } from './config';
 
 /**
  * The S3 archive and the EventBridge sink of a Lambda that archives messages (the worker, the SES

@@ -16,14 +16,18 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-export interface WorkerConfig {
+/** Where a handler archives messages and publishes their events (archive-ports.ts). */
+export interface ArchiveTarget {
   readonly archiveBucket: string;
   /** @default '' */
   readonly archivePrefix: string;
   readonly archiveKmsKeyId: string | undefined;
+  readonly eventBusName: string;
+}
+
+export interface WorkerConfig extends ArchiveTarget {
   /** @default 'state/' */
   readonly statePrefix: string;
-  readonly eventBusName: string;
   readonly jobQueueUrl: string;
   /** @default 30 */
   readonly deadlineMarginSeconds: number;
@@ -56,12 +60,7 @@ export interface DispatcherConfig {
 }
 
 /** The SES inbound handler's settings (functions/handlers/ses-inbound.ts). */
-export interface SesInboundConfig {
-  readonly archiveBucket: string;
-  /** @default '' */
-  readonly archivePrefix: string;
-  readonly archiveKmsKeyId: string | undefined;
-  readonly eventBusName: string;
+export interface SesInboundConfig extends ArchiveTarget {
   /** The bucket SES writes to. */
   readonly sesBucket: string;
   /** @default '' */
@@ -118,6 +117,23 @@ const fifoQueueUrl = v.pipe(
 
 const SHARDS = integerInRange(1, 1024, 32);
 
+/** The variables of an ArchiveTarget (the worker's and the SES inbound handler's). */
+const ArchiveTargetEnvSchema = v.object({
+  [ENV.ARCHIVE_BUCKET]: required,
+  [ENV.ARCHIVE_PREFIX]: v.optional(v.string(), ''),
+  [ENV.ARCHIVE_KMS_KEY_ID]: optional,
+  [ENV.EVENT_BUS_NAME]: required,
+});
+
+function archiveTarget(e: v.InferOutput<typeof ArchiveTargetEnvSchema>): ArchiveTarget {
+  return {
+    archiveBucket: e.ARCHIVE_BUCKET,
+    archivePrefix: e.ARCHIVE_PREFIX,
+    archiveKmsKeyId: e.ARCHIVE_KMS_KEY_ID,
+    eventBusName: e.EVENT_BUS_NAME,
+  };
+}
+
 const WorkerEnvSchema = v.object({
   [ENV.REGISTRY_TABLE]: optional,
   [ENV.SHARDS]: SHARDS,
@@ -127,11 +143,8 @@ const WorkerEnvSchema = v.object({
     'changes',
   ),
   [ENV.SECRET_CACHE_SECONDS]: integerInRange(0, 3600, 900),
-  [ENV.ARCHIVE_BUCKET]: required,
-  [ENV.ARCHIVE_PREFIX]: v.optional(v.string(), ''),
-  [ENV.ARCHIVE_KMS_KEY_ID]: optional,
+  ...ArchiveTargetEnvSchema.entries,
   [ENV.STATE_PREFIX]: v.optional(v.string(), 'state/'),
-  [ENV.EVENT_BUS_NAME]: required,
   [ENV.JOB_QUEUE_URL]: fifoQueueUrl,
   // Lambda's longest timeout is 900 s.
   [ENV.DEADLINE_MARGIN_SECONDS]: integerInRange(0, 899, 30),
@@ -159,10 +172,7 @@ const DispatcherEnvSchema = v.object({
 const EVENT_SOURCE_PATTERN = /^(?!aws\.)[A-Za-z0-9._/-]{1,256}$/;
 
 const SesInboundEnvSchema = v.object({
-  [ENV.ARCHIVE_BUCKET]: required,
-  [ENV.ARCHIVE_PREFIX]: v.optional(v.string(), ''),
-  [ENV.ARCHIVE_KMS_KEY_ID]: optional,
-  [ENV.EVENT_BUS_NAME]: required,
+  ...ArchiveTargetEnvSchema.entries,
   [ENV.SES_BUCKET]: required,
   [ENV.SES_PREFIX]: v.optional(v.string(), ''),
   [ENV.SES_EVENT_SOURCE]: v.optional(
@@ -232,11 +242,8 @@ const SesInboundEnvSchema = v.object({
 export function readWorkerConfig(env: Env = process.env): WorkerConfig {
   const e = parseEnv(WorkerEnvSchema, env);
   return {
-    archiveBucket: e.ARCHIVE_BUCKET,
-    archivePrefix: e.ARCHIVE_PREFIX,
-    archiveKmsKeyId: e.ARCHIVE_KMS_KEY_ID,
+    ...archiveTarget(e),
     statePrefix: e.STATE_PREFIX,
-    eventBusName: e.EVENT_BUS_NAME,
     jobQueueUrl: e.JOB_QUEUE_URL,
     deadlineMarginSeconds: e.DEADLINE_MARGIN_SECONDS,
     maxFollowUps: e.MAX_FOLLOW_UPS,
@@ -262,10 +269,7 @@ export function readDispatcherConfig(env: Env = process.env): DispatcherConfig {
 export function readSesInboundConfig(env: Env = process.env): SesInboundConfig {
   const e = parseEnv(SesInboundEnvSchema, env);
   return {
-    archiveBucket: e.ARCHIVE_BUCKET,
-    archivePrefix: e.ARCHIVE_PREFIX,
-    archiveKmsKeyId: e.ARCHIVE_KMS_KEY_ID,
-    eventBusName: e.EVENT_BUS_NAME,
+    ...archiveTarget(e),
     sesBucket: e.SES_BUCKET,
     sesPrefix: e.SES_PREFIX,
     eventSource: e.SES_EVENT_SOURCE,

@@ -3,6 +3,7 @@ import { ACCOUNT_ID_PATTERN } from '../poller/account';
 import { AUTH_METHODS, SCHEDULE_NAME_PATTERN, TLS_MODES } from '../registry/record';
 import type { LastPoll } from '../registry/record';
 import type { BatchJob, DispatchInput, PollJob } from './contract';
+import { parseJsonBody } from './json-body';
 
 /**
  * Validation of what flows Scheduler → dispatcher → SQS → worker (the shapes are in contract.ts).
@@ -165,13 +166,9 @@ export type Parsed<T> =
 
 /** A job from an SQS message body (JSON text). */
 export function parsePollJob(body: string): Parsed<PollJob> {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return { ok: false, problem: 'the message body is not JSON' };
-  }
-  const result = v.safeParse(PollJobSchema, json);
+  const parsed = parseJsonBody(body);
+  if (!parsed.ok) return parsed;
+  const result = v.safeParse(PollJobSchema, parsed.json);
   return result.success
     ? { ok: true, value: result.output }
     : { ok: false, problem: describeIssues(result.issues, 'job') };
@@ -182,12 +179,9 @@ export function parsePollJob(body: string): Parsed<PollJob> {
  * a queue may still hold right after an upgrade) is taken as a batch of that one mailbox.
  */
 export function parseBatchJob(body: string, shardOf: (accountId: string) => number): Parsed<BatchJob> {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return { ok: false, problem: 'the message body is not JSON' };
-  }
+  const parsed = parseJsonBody(body);
+  if (!parsed.ok) return parsed;
+  const { json } = parsed;
   if (json !== null && typeof json === 'object' && !Array.isArray(json) && !('v' in json)) {
     const single = v.safeParse(PollJobSchema, json);
     return single.success

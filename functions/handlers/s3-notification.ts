@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { describeIssues } from './jobs';
+import { parseJsonBody } from './json-body';
 
 /**
  * The "Object Created" events S3 sends to EventBridge (the bucket's EventBridge notifications),
@@ -34,13 +35,9 @@ export type ParsedNotification =
   { readonly ok: true; readonly object: CreatedObject } | { readonly ok: false; readonly problem: string };
 
 export function parseObjectCreated(body: string): ParsedNotification {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return { ok: false, problem: 'the message body is not JSON' };
-  }
-  const result = v.safeParse(ObjectCreatedSchema, json);
+  const parsed = parseJsonBody(body);
+  if (!parsed.ok) return parsed;
+  const result = v.safeParse(ObjectCreatedSchema, parsed.json);
   if (!result.success) return { ok: false, problem: describeIssues(result.issues, 'event') };
   const { bucket, object } = result.output.detail;
   return { ok: true, object: { bucket: bucket.name, key: decodeKey(object.key), size: object.size } };
