@@ -10,6 +10,7 @@ import type { RecipientRules } from '../ses/recipients';
 import { DEFAULT_VALIDITY_LIMITS, type ValidityLimits } from '../ses/ses-message';
 import { archivePorts } from './archive-ports';
 import { readObservabilitySettings, readSesInboundConfig, type SesInboundConfig } from './config';
+import { runtimeOrReport } from './runtime-or-report';
 import { parseObjectCreated } from './s3-notification';
 
 /**
@@ -99,16 +100,7 @@ interface Tally {
 
 export async function handler(event: { Records: SQSRecord[] }, context: Context): Promise<SQSBatchResponse> {
   logger.addContext(context);
-  let rt: Runtime;
-  try {
-    rt = getRuntime();
-  } catch (error) {
-    logger.error('SES inbound configuration is invalid', {
-      failure: describeFailure(error),
-      needsAttention: true,
-    });
-    throw error;
-  }
+  const rt = runtimeOrReport(getRuntime, logger, 'SES inbound configuration is invalid');
   const failures: SQSBatchItemFailure[] = [];
   const tally: Tally = { archived: 0, rejected: 0, retried: 0 };
   for (const record of event.Records) {

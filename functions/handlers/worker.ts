@@ -22,6 +22,7 @@ import type { BatchJob } from './contract';
 import type { JobQueue } from './job-queue';
 import { parseBatchJob } from './jobs';
 import { pollBatch, type BatchDeps } from './poll-batch';
+import { runtimeOrReport } from './runtime-or-report';
 import { shardOf } from './shards';
 
 /**
@@ -136,16 +137,7 @@ function getRuntime(): Runtime {
 
 export async function handler(event: { Records: SQSRecord[] }, context: Context): Promise<SQSBatchResponse> {
   logger.addContext(context);
-  let rt: Runtime;
-  try {
-    rt = getRuntime();
-  } catch (error) {
-    logger.error('Worker configuration is invalid', {
-      failure: describeFailure(error),
-      needsAttention: true,
-    });
-    throw error;
-  }
+  const rt = runtimeOrReport(getRuntime, logger, 'Worker configuration is invalid');
   const marginMs = rt.config.deadlineMarginSeconds * 1000;
   const failures: SQSBatchItemFailure[] = [];
   for (const [index, record] of event.Records.entries()) {
