@@ -1,4 +1,4 @@
-import type { JobQueue } from '../handlers/job-queue';
+import type { JobQueue } from '../jobs/ports';
 import type { ArchiveStore, CredentialSource, EventSink, SeenUidlStore } from '../poller/ports';
 import type { LastPollWriter } from '../registry/ports';
 

@@ -4,7 +4,7 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { JobQueue, NotEnqueued, QueuedJob } from '../handlers/job-queue';
+import type { JobQueue, NotEnqueued, QueuedJob } from '../jobs/ports';
 import { mapBounded } from '../poller/bounded';
 import { sendWithEntryRetries, type EntryFailure } from './entry-retry';
 

@@ -1,7 +1,7 @@
 import type { LastPoll, MailboxRecord } from '../registry/record';
 import type { RegistryReader } from '../registry/ports';
 import type { DispatchInput, PollJob } from './contract';
-import type { JobQueue, NotEnqueued, QueuedJob } from './job-queue';
+import type { JobQueue, NotEnqueued, QueuedJob } from '../jobs/ports';
 import { jobLastPoll } from './jobs';
 import { groupOf, planBatches } from './shards';
 

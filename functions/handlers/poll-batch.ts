@@ -7,7 +7,7 @@ import type { LastPollWriter } from '../registry/ports';
 import type { LastPoll } from '../registry/record';
 import type { SummaryEvents } from './config';
 import type { BatchJob, PollJob } from './contract';
-import type { JobQueue } from './job-queue';
+import type { JobQueue } from '../jobs/ports';
 import { jobLastPoll } from './jobs';
 import { groupOf } from './shards';
 

@@ -19,7 +19,7 @@ import { archivePorts } from './archive-ports';
 import { reportBatch, reportMalformed } from './batch-report';
 import { readObservabilitySettings, readWorkerConfig, type WorkerConfig } from './config';
 import type { BatchJob } from './contract';
-import type { JobQueue } from './job-queue';
+import type { JobQueue } from '../jobs/ports';
 import { parseBatchJob } from './jobs';
 import { pollBatch, type BatchDeps } from './poll-batch';
 import { runtimeOrReport } from './runtime-or-report';

@@ -8,7 +8,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
 import { SqsJobQueue } from '../../../functions/adapters/sqs-job-queue';
-import type { QueuedJob } from '../../../functions/handlers/job-queue';
+import type { QueuedJob } from '../../../functions/jobs/ports';
 
 const QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/111122223333/pop3-jobs.fifo';
 const sqsMock = mockClient(SQSClient);

@@ -1,6 +1,6 @@
 import type { BatchJob, PollJob } from '../../../functions/handlers/contract';
 import { dispatch, toMinute } from '../../../functions/handlers/dispatch';
-import type { JobQueue, NotEnqueued, QueuedJob } from '../../../functions/handlers/job-queue';
+import type { JobQueue, NotEnqueued, QueuedJob } from '../../../functions/jobs/ports';
 import { shardOf } from '../../../functions/handlers/shards';
 import type { RegistryEntry, RegistryReader } from '../../../functions/registry/ports';
 import type { MailboxRecord } from '../../../functions/registry/record';

@@ -1,5 +1,5 @@
 import type { BatchJob, PollJob } from '../../../functions/handlers/contract';
-import type { JobQueue, NotEnqueued, QueuedJob } from '../../../functions/handlers/job-queue';
+import type { JobQueue, NotEnqueued, QueuedJob } from '../../../functions/jobs/ports';
 import {
   accountFor,
   LAST_POLL_REFRESH_MS,

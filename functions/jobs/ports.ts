@@ -1,14 +1,15 @@
-import type { BatchJob } from './contract';
+import type { BatchJob } from './job';
 
 /**
  * The job queue as the handlers see it: the dispatcher enqueues a tick's batches, the worker
  * enqueues follow-ups and delays the redelivery of a job it could not finish. The SQS FIFO adapter
- * is functions/adapters/sqs-job-queue.ts.
+ * is functions/adapters/sqs-job-queue.ts; the handlers wire it, so the port lives here, where both
+ * may import it (eslint.config.mjs, MAY_IMPORT), not in handlers/.
  */
 
 export interface QueuedJob {
   readonly job: BatchJob;
-  /** The FIFO message group: the shard's (shards.ts), so a mailbox's jobs never overlap. */
+  /** The FIFO message group: the shard's (functions/handlers/shards.ts), so a mailbox's jobs never overlap. */
   readonly groupId: string;
   /** Makes a retried send harmless within SQS's 5-minute de-duplication window. */
   readonly deduplicationId: string;
