@@ -15,6 +15,7 @@ import {
   type LastPoll,
   type MailboxRecord,
 } from '../registry/record';
+import { RegistryWriteError } from './errors';
 import { backoffMs, describeSdkError, sleep as defaultSleep } from './sdk-errors';
 
 /**
@@ -24,8 +25,8 @@ import { backoffMs, describeSdkError, sleep as defaultSleep } from './sdk-errors
  * Retries: a request that fails as a whole is the SDK's to retry (standard mode, 3 attempts with
  * jittered backoff); this adapter never loops on top of that. It only re-sends what the SDK cannot
  * see: the `UnprocessedItems` of a BatchWriteItem that succeeded, at most `unprocessedRounds` more
- * times with exponential backoff, then it throws a RegistryWriteError naming how many ids were not
- * written.
+ * times with exponential backoff, then it throws a RegistryWriteError (errors.ts) naming how many
+ * ids were not written.
  *
  * Writing records uses UpdateItem (`SET record, updatedAt`), one per record, not BatchWriteItem: a
  * PutRequest replaces the whole item, and re-importing a fleet would drop every mailbox's
@@ -47,21 +48,6 @@ export interface DynamoDbRegistryOptions {
 
 /** BatchWriteItem takes at most 25 requests. */
 export const BATCH_WRITE_LIMIT = 25;
-
-/** Some registry items were not written; `ids` names them (never a value). */
-export class RegistryWriteError extends Error {
-  override readonly name = 'RegistryWriteError';
-  readonly code = 'EREGISTRY';
-  readonly retryable = true;
-
-  constructor(
-    readonly ids: readonly string[],
-    message: string,
-    options: { cause?: unknown } = {},
-  ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-  }
-}
 
 const LAST_POLL_STATUSES = new Set(['ok', 'partial', 'failed', 'skipped']);
 

@@ -3,8 +3,24 @@
  * same shape as the POP3 client's and the workflow's errors (functions/poller/errors.ts reads any
  * error with a string `code` and a boolean `retryable`), without the adapters importing the
  * workflow. Messages name what failed (a key, a secret id, a field, an environment variable) and
- * never carry a secret's value.
+ * never carry a secret's value. Every error class of functions/adapters/ is declared here.
  */
+
+/**
+ * Every code an adapter raises. `EARCHIVE`, `EINTEGRITY` and `ECREDENTIALS` are workflow codes
+ * (POLL_ERROR_CODES), raised here so that the workflow reports them unchanged; the others belong to
+ * this layer: a local path that cannot be written, the keep-mode state, the mailbox registry.
+ */
+export const ADAPTER_ERROR_CODES = [
+  'EARCHIVE',
+  'EINTEGRITY',
+  'ECREDENTIALS',
+  'EPATH',
+  'ESTATE',
+  'EREGISTRY',
+] as const;
+
+export type AdapterErrorCode = (typeof ADAPTER_ERROR_CODES)[number];
 
 /** Why an archive write was refused. */
 export type ArchiveFailure =
@@ -69,6 +85,51 @@ export class CredentialError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.retryable = reason === 'unavailable';
   }
+}
+
+/**
+ * The keep-mode state (archived UIDLs per account) in S3 could not be read or written
+ * (s3-seen-store.ts). `retryable` when the S3 failure is transient; a state object that is not
+ * what the store writes is not (a human has to look). The directory state store raises
+ * LocalPathError with the same code.
+ */
+export class SeenStoreError extends Error {
+  override readonly name = 'SeenStoreError';
+  readonly code = 'ESTATE';
+  readonly retryable: boolean;
+
+  constructor(message: string, options: { cause?: unknown; retryable: boolean }) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.retryable = options.retryable;
+  }
+}
+
+/**
+ * Some mailbox registry items were not written (dynamodb-registry.ts), after the SDK's retries and
+ * the adapter's re-sends of unprocessed items; `ids` names them (never a value). Retryable: a
+ * later write of the same records is harmless.
+ */
+export class RegistryWriteError extends Error {
+  override readonly name = 'RegistryWriteError';
+  readonly code = 'EREGISTRY';
+  readonly retryable = true;
+
+  constructor(
+    readonly ids: readonly string[],
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+  }
+}
+
+/**
+ * An S3 object could not be read (s3-object-reader.ts): the request failed, or the body broke off
+ * or came short. It has no code of its own: its one caller, the SES inbound handler, reports it
+ * as its own `EREAD` (functions/ses/errors.ts), retryable.
+ */
+export class ObjectReadError extends Error {
+  override readonly name = 'ObjectReadError';
 }
 
 export function isArchiveError(value: unknown): value is ArchiveError {

@@ -1,4 +1,5 @@
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { ObjectReadError } from './errors';
 import { describeSdkError, errorName, httpStatus } from './sdk-errors';
 
 /**
@@ -13,10 +14,6 @@ export type ObjectBytes =
   | { readonly status: 'missing' }
   /** Longer than `maxBytes`: reading stopped there. */
   | { readonly status: 'too-large'; readonly size: number | undefined };
-
-export class ObjectReadError extends Error {
-  override readonly name = 'ObjectReadError';
-}
 
 export async function readObjectBytes(
   client: S3Client,

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { SeenUidlStore } from '../poller/ports';
+import { SeenStoreError } from './errors';
 import { backoffMs, describeSdkError, errorName, httpStatus, isTransient, sleep } from './sdk-errors';
 
 /**
@@ -25,7 +26,7 @@ import { backoffMs, describeSdkError, errorName, httpStatus, isTransient, sleep 
  * instance's unsaved changes are applied on top of it, and the write is retried, up to
  * `maxAttempts` times. Merging keeps the earlier archive time of a UIDL both writers added.
  *
- * Errors are `SeenStoreError`s (`code` `ESTATE`) whose `retryable` says whether the S3 failure is
+ * Errors are `SeenStoreError`s (errors.ts, `code` `ESTATE`) whose `retryable` says whether the S3 failure is
  * transient; a state object that is not what this store writes is not retryable (a human has to
  * look). Changes that failed to be written are kept for the next `flush()`.
  *
@@ -47,17 +48,6 @@ export interface S3SeenStoreOptions {
   readonly retryBaseDelayMs?: number;
   /** For tests. */
   readonly sleep?: (ms: number) => Promise<void>;
-}
-
-export class SeenStoreError extends Error {
-  override readonly name = 'SeenStoreError';
-  readonly code = 'ESTATE';
-  readonly retryable: boolean;
-
-  constructor(message: string, options: { cause?: unknown; retryable: boolean }) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.retryable = options.retryable;
-  }
 }
 
 /** An unsaved change to one UIDL: archived at that time, or `null` for forgotten. */

@@ -2,7 +2,8 @@ import { isPop3Error } from '../pop3';
 
 /**
  * Failures of the poll workflow itself. Together with the POP3 client's catalogue
- * (functions/pop3/errors.ts) these are all the codes the product reports.
+ * (functions/pop3/errors.ts) and the adapters' (functions/adapters/errors.ts: EPATH, ESTATE,
+ * EREGISTRY) these are all the codes a poll reports.
  */
 export const POLL_ERROR_CODES = {
   /** The archive did not store the message (service error, disk full, permission). */

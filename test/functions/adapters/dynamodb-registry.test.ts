@@ -8,11 +8,8 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import {
-  DynamoDbRegistry,
-  parseLastPoll,
-  RegistryWriteError,
-} from '../../../functions/adapters/dynamodb-registry';
+import { DynamoDbRegistry, parseLastPoll } from '../../../functions/adapters/dynamodb-registry';
+import { RegistryWriteError } from '../../../functions/adapters/errors';
 import type { RegistryEntry } from '../../../functions/registry/ports';
 import type { MailboxRecord } from '../../../functions/registry/record';
 

@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import { GetObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import { ObjectReadError, readObjectBytes } from '../../../functions/adapters/s3-object-reader';
+import { ObjectReadError } from '../../../functions/adapters/errors';
+import { readObjectBytes } from '../../../functions/adapters/s3-object-reader';
 
 const s3 = mockClient(S3Client);
 const client = new S3Client({ region: 'eu-west-1' });

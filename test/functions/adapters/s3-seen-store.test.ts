@@ -8,11 +8,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import 'aws-sdk-client-mock-jest';
-import {
-  S3SeenStore,
-  SeenStoreError,
-  type S3SeenStoreOptions,
-} from '../../../functions/adapters/s3-seen-store';
+import { SeenStoreError } from '../../../functions/adapters/errors';
+import { S3SeenStore, type S3SeenStoreOptions } from '../../../functions/adapters/s3-seen-store';
 import { describeFailure } from '../../../functions/poller/errors';
 
 const s3Mock = mockClient(S3Client);
