@@ -24,7 +24,8 @@ import { writeFullySync } from './write-fully';
  *
  * A write failure is not thrown: all the call's event ids come back in `failedIds` (as with the
  * EventBridge sink) and `onFailure` is told why: for a file, the OS error code (`EACCES`, `ENOSPC`,
- * …) and one line naming the events file and the error (errors.ts `localPathError`). The file's
+ * …) and one line naming the events file and the error (errors.ts `localPathError`), and the
+ * outcome is `retryable` as that error is (a full disk yes; a permission or a read-only mount no). The file's
  * directory must exist (the CLI creates it before a run). Nothing is retried here: the workflow
  * keeps the messages whose events failed on the server for the next run.
  */
@@ -58,16 +59,15 @@ export class JsonLinesEventSink implements EventSink {
       return { failedIds: [] };
     } catch (error) {
       const ids = events.map((e) => e.id);
-      const message =
-        'file' in this.options
-          ? localPathError('events file', this.options.file, error).message
-          : `events to stdout: ${(error as Error).message}`;
+      const local =
+        'file' in this.options ? localPathError('events file', this.options.file, error) : undefined;
       this.options.onFailure?.({
         ids,
         errorCode: (error as NodeJS.ErrnoException).code ?? 'EWRITE',
-        errorMessage: message,
+        errorMessage: local ? local.message : `events to stdout: ${(error as Error).message}`,
       });
-      return { failedIds: ids };
+      // A file's OS error says whether a retry can help, as for the archive directory.
+      return local ? { failedIds: ids, retryable: local.retryable } : { failedIds: ids };
     }
   }
 

@@ -54,19 +54,24 @@ export class EventBatcher {
     try {
       // Called inside the try even if the sink throws synchronously: a throw must not leave these
       // messages waiting forever.
-      const { failedIds } = await this.sink.publish(batch.map((p) => p.event));
+      const { failedIds, retryable } = await this.sink.publish(batch.map((p) => p.event));
       const failed = new Set(failedIds);
+      // The sink's verdict, as for the archive's (message-archiver.ts): EEVENTS is retryable unless
+      // the sink says a retry cannot help.
+      const verdict = retryable === false ? { retryable: false } : {};
       for (const p of batch) {
         if (failed.has(p.event.id))
-          p.reject(new PollError('EEVENTS', `event ${p.event.id} was not published`));
+          p.reject(new PollError('EEVENTS', `event ${p.event.id} was not published`, verdict));
         else p.resolve();
       }
     } catch (cause) {
+      const known = cause as { retryable?: unknown } | undefined;
       const error = new PollError(
         'EEVENTS',
         `publishing events failed: ${(cause as Error)?.message ?? cause}`,
         {
           cause,
+          ...(typeof known?.retryable === 'boolean' ? { retryable: known.retryable } : {}),
         },
       );
       for (const p of batch) p.reject(error);

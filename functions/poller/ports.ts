@@ -92,6 +92,12 @@ export interface ArchiveStore {
 export interface PublishOutcome {
   /** Ids of the events that were not published (the caller must not treat them as done). */
   readonly failedIds: readonly string[];
+  /**
+   * False when the sink knows that publishing them again cannot succeed until someone acts (an
+   * events file the OS refuses: permission, a read-only mount), so that the failure is reported
+   * as one that needs a person, like the same error on the archive. @default true
+   */
+  readonly retryable?: boolean;
 }
 
 /** Where events go. Implementations batch as the service allows and retry transient failures. */

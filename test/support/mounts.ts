@@ -71,12 +71,23 @@ export function mountTmpfs(options: { size?: string; readOnly?: boolean } = {}):
 export function fullTmpfs(size = '64k', fill: (dir: string) => void = () => undefined): string {
   const dir = mountTmpfs({ size });
   fill(dir);
+  fillUp(dir);
+  return dir;
+}
+
+/** Takes every free block of the (small) file system holding `dir`: the next write that needs one fails with ENOSPC. */
+export function fillUp(dir: string): void {
   try {
     writeFileSync(join(dir, 'filler'), Buffer.alloc(16 * 1024 * 1024));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOSPC') throw error;
   }
-  return dir;
+}
+
+/** Makes a tmpfs from mountTmpfs read-only where it is, e.g. in the middle of a run (EROFS from then on). */
+export function remountReadOnly(dir: string): void {
+  if (!mounted.includes(dir)) throw new Error(`${dir} is not a mount of this test file`);
+  execFileSync('mount', ['-o', 'remount,ro', dir], { stdio: 'pipe' });
 }
 
 /**

@@ -1,5 +1,9 @@
 import type { AccountConfig } from '../../functions/poller/account';
-import { startFakeMailbox, type MailboxMessage } from '../../functions/fake-pop3/mailbox';
+import {
+  startFakeMailbox,
+  type FakeMailboxOptions,
+  type MailboxMessage,
+} from '../../functions/fake-pop3/mailbox';
 import type { FakeServer } from '../../functions/fake-pop3/server';
 import { loopbackAccount } from './poll-fixtures';
 import { whenDone } from './temp';
@@ -25,6 +29,11 @@ export interface ScriptedMailboxOptions {
   readonly listSize?: (id: number, size: number) => number;
   /** More capabilities to list after login, e.g. `LOGIN-DELAY 300`. */
   readonly capabilitiesAfterLogin?: readonly string[];
+  /**
+   * Sees every line first, as the fake mailbox's own option does: return a reply to answer it, or
+   * `undefined` to answer as the mailbox would (e.g. to change the client's disk before a RETR).
+   */
+  readonly override?: FakeMailboxOptions['override'];
 }
 
 export type ScriptedMessage = MailboxMessage;
@@ -54,6 +63,7 @@ export async function startScriptedMailbox(
     capabilitiesAfterLogin: ['USER', 'UIDL', ...(options.capabilitiesAfterLogin ?? [])],
     ...(options.expireZero ? { expireZero: true } : {}),
     ...(options.listSize ? { listSize: options.listSize } : {}),
+    ...(options.override ? { override: options.override } : {}),
   });
   open.add(server);
   return {

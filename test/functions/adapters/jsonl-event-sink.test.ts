@@ -99,10 +99,13 @@ describe('Class: JsonLinesEventSink', () => {
 
   it('reports every id as failed when the file cannot be written, without throwing', async () => {
     const failures: PublishFailure[] = [];
-    // A directory where the file should be: open(…, 'a') fails with EISDIR.
+    // A directory where the file should be: open(…, 'a') fails with EISDIR, which no retry mends.
     const sink = new JsonLinesEventSink({ file: dir, onFailure: (f) => failures.push(f) });
 
-    await expect(sink.publish([eventOf(1), eventOf(2)])).resolves.toEqual({ failedIds: ['id-1', 'id-2'] });
+    await expect(sink.publish([eventOf(1), eventOf(2)])).resolves.toEqual({
+      failedIds: ['id-1', 'id-2'],
+      retryable: false,
+    });
     expect(failures).toEqual([
       {
         ids: ['id-1', 'id-2'],
@@ -114,39 +117,44 @@ describe('Class: JsonLinesEventSink', () => {
 });
 
 describeAsRoot('Class: JsonLinesEventSink, on a file system that cannot take the events', () => {
+  // Retryable as the same OS error on the archive is (errors.ts localPathError): a full disk can
+  // clear by itself, a read-only mount cannot.
   it.each([
-    ['EROFS', () => join(readOnlyDir(), 'events.jsonl')],
-    ['ENOSPC', () => join(fullTmpfs(), 'events.jsonl')],
-  ])('%s: every id failed, one line naming the file, and a poll deletes nothing', async (errno, fileOf) => {
-    const file = fileOf();
-    const failures: PublishFailure[] = [];
-    const sink = new JsonLinesEventSink({ file, onFailure: (f) => failures.push(f) });
+    ['EROFS', false, () => join(readOnlyDir(), 'events.jsonl')],
+    ['ENOSPC', true, () => join(fullTmpfs(), 'events.jsonl')],
+  ])(
+    '%s: every id failed (retryable: %s), one line naming the file, and a poll deletes nothing',
+    async (errno, retryable, fileOf) => {
+      const file = fileOf();
+      const failures: PublishFailure[] = [];
+      const sink = new JsonLinesEventSink({ file, onFailure: (f) => failures.push(f) });
 
-    await expect(sink.publish([eventOf(1)])).resolves.toEqual({ failedIds: ['id-1'] });
-    expect(failures).toEqual([
-      {
-        ids: ['id-1'],
-        errorCode: errno,
-        errorMessage: expect.stringMatching(new RegExp(`^events file ${file}: ${errno}, [^\n]+$`)),
-      },
-    ]);
+      await expect(sink.publish([eventOf(1)])).resolves.toEqual({ failedIds: ['id-1'], retryable });
+      expect(failures).toEqual([
+        {
+          ids: ['id-1'],
+          errorCode: errno,
+          errorMessage: expect.stringMatching(new RegExp(`^events file ${file}: ${errno}, [^\n]+$`)),
+        },
+      ]);
 
-    // The workflow: archived, but the event failed, so no DELE; the message stays on the server.
-    const messages = makeMessages(2, { batch: errno });
-    const mailbox = await startScriptedMailbox(messages);
-    const archive = new MemoryArchive();
-    const [result] = await pollAccounts(
-      [mailbox.account('support')],
-      {
-        credentials: new StaticCredentials({ support: { password: SCRIPTED_PASSWORD } }),
-        archive,
-        events: sink,
-      },
-      { runId: `events-${errno}` },
-    );
-    expect(result).toMatchObject({ status: 'failed', deleted: 0 });
-    expect(result!.messageErrors[0]).toMatchObject({ code: 'EEVENTS', retryable: true });
-    expect([...mailbox.live.values()].map((m) => m.bytes)).toEqual(messages);
-    expect(mailbox.server.received.texts().filter((l) => l.startsWith('DELE'))).toEqual([]);
-  });
+      // The workflow: archived, but the event failed, so no DELE; the message stays on the server.
+      const messages = makeMessages(2, { batch: errno });
+      const mailbox = await startScriptedMailbox(messages);
+      const archive = new MemoryArchive();
+      const [result] = await pollAccounts(
+        [mailbox.account('support')],
+        {
+          credentials: new StaticCredentials({ support: { password: SCRIPTED_PASSWORD } }),
+          archive,
+          events: sink,
+        },
+        { runId: `events-${errno}` },
+      );
+      expect(result).toMatchObject({ status: 'failed', deleted: 0 });
+      expect(result!.messageErrors[0]).toMatchObject({ code: 'EEVENTS', retryable });
+      expect([...mailbox.live.values()].map((m) => m.bytes)).toEqual(messages);
+      expect(mailbox.server.received.texts().filter((l) => l.startsWith('DELE'))).toEqual([]);
+    },
+  );
 });

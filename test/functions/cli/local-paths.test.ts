@@ -1,11 +1,21 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   describeAsRoot,
+  fillUp,
   fullTmpfs,
   mountTmpfs,
   readOnlyDir,
+  remountReadOnly,
   rootOwnedDir,
   UNPRIVILEGED,
 } from '../../support/mounts';
@@ -305,6 +315,99 @@ describeAsRoot('pop3-poller on read-only, full and forbidden file systems', () =
     expect([...mailbox.live.values()].map((m) => m.bytes)).toEqual(messages);
     expectClean(run);
   });
+});
+
+/**
+ * The events file breaks during the run, after the pre-flight check passed: the server changes
+ * the disk when the first RETR arrives, before it answers. The exit status follows the OS error
+ * as it does for the archive (errors.ts localPathError): a permission or a read-only mount needs a
+ * person (1), a full disk does not (75).
+ */
+describeAsRoot('pop3-poller when the events file fails mid-run', () => {
+  it.each([
+    [
+      'EACCES',
+      1,
+      'permission denied',
+      () => {
+        const dir = ownedBy(UNPRIVILEGED);
+        const events = join(dir, 'events.jsonl');
+        return {
+          events,
+          asUser: true,
+          // Root's file now, readable by all and writable by root only.
+          breakIt: () => {
+            if (!existsSync(events)) writeFileSync(events, '');
+            chownSync(events, 0, 0);
+            chmodSync(events, 0o644);
+          },
+        };
+      },
+    ],
+    [
+      'EROFS',
+      1,
+      'read-only file system',
+      () => {
+        const dir = mountTmpfs();
+        return { events: join(dir, 'events.jsonl'), asUser: false, breakIt: () => remountReadOnly(dir) };
+      },
+    ],
+    [
+      'ENOSPC',
+      75,
+      'no space left on device',
+      () => {
+        const dir = mountTmpfs({ size: '64k' });
+        return { events: join(dir, 'events.jsonl'), asUser: false, breakIt: () => fillUp(dir) };
+      },
+    ],
+  ])(
+    "%s: exit %i, the events file named in one line, no message DELE'd without its event",
+    async (errno, code, meaning, setup) => {
+      const { events, asUser, breakIt } = setup();
+      const messages = makeMessages(3, { batch: `events-${errno}` });
+      let broken = false;
+      const mailbox = await startScriptedMailbox(messages, {
+        override: (line) => {
+          if (!broken && line.startsWith('RETR')) {
+            broken = true;
+            breakIt();
+          }
+          return undefined;
+        },
+      });
+      const archive = asUser ? ownedBy(UNPRIVILEGED) : join(tempDir('paths-'), 'archive');
+      const config = configFor(mailbox, { archive, events }, asUser ? UNPRIVILEGED : undefined);
+
+      const run = await runCli(['poll', '--config', config], asUser ? { ...UNPRIVILEGED, cwd: '/' } : {});
+
+      expect(broken).toBe(true);
+      expect(run.code).toBe(code);
+      const lines = stderrLines(run);
+      const pathLine = `pop3-poller: events file ${events}: ${errno}, ${meaning}`;
+      expect(lines.filter((l) => l.startsWith('pop3-poller: '))).toEqual([pathLine]);
+      expect(lines.filter((l) => !l.startsWith('pop3-poller: '))).toEqual([
+        expect.stringMatching(/^support\s+(failed|partial)\b.*error EEVENTS: /),
+      ]);
+      // Every DELE'd message has its event in the file; the others are still on the server, intact.
+      const written = existsSync(events)
+        ? readFileSync(events, 'utf8')
+            .split('\n')
+            .filter((l) => l !== '')
+            .map((l) => (JSON.parse(l) as { detail: { uidl: string } }).detail.uidl)
+        : [];
+      const deleted = mailbox.server.received
+        .texts()
+        .filter((l) => l.startsWith('DELE '))
+        .map((l) => `uid-${l.slice(5).trim()}`);
+      for (const uidl of deleted) expect(written).toContain(uidl);
+      expect(deleted.length).toBeLessThan(messages.length);
+      for (const [id, m] of mailbox.live) expect(m.bytes).toEqual(messages[id - 1]);
+      expect(mailbox.live.size + deleted.length).toBe(messages.length);
+      expectClean(run);
+    },
+  );
 });
 
 /** A temp directory (mode 755) owned by `owner`. */
