@@ -235,6 +235,10 @@ async function perform(reply: Reply, ctx: FakeContext): Promise<void> {
     // Pause between writes so they leave as separate TCP segments (noDelay is on).
     if (delayMs > 0) await sleep(delayMs);
     else if (index > 0) await new Promise((resolve) => setImmediate(resolve));
+    // A client that hung up (or a server closed) ends the reply: a dripped one would otherwise go
+    // on sleeping, chunk after chunk, for as long as it was scripted to last (70 s for a LIST
+    // dripped an octet per 100 ms), and keep the process from exiting.
+    if (ctx.socket.destroyed) return;
     if (chunk === 'close') return ctx.close();
     ctx.write(typeof chunk === 'object' && !Buffer.isBuffer(chunk) ? chunk.data : chunk);
   }
