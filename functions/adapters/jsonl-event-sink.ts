@@ -25,9 +25,9 @@ import { writeFullySync } from './write-fully';
  * A write failure is not thrown: all the call's event ids come back in `failedIds` (as with the
  * EventBridge sink) and `onFailure` is told why: for a file, the OS error code (`EACCES`, `ENOSPC`,
  * …) and one line naming the events file and the error (errors.ts `localPathError`), and the
- * outcome is `retryable` as that error is (a full disk yes; a permission or a read-only mount no). The file's
- * directory must exist (the CLI creates it before a run). Nothing is retried here: the workflow
- * keeps the messages whose events failed on the server for the next run.
+ * outcome is `retryable` as that error is (a full disk yes; a permission or a read-only mount no).
+ * The file's directory must exist (the CLI creates it before a run). Nothing is retried here: the
+ * workflow keeps the messages whose events failed on the server for the next run.
  */
 
 export type JsonLinesEventSinkOptions = ({ readonly file: string } | { readonly stdout: true }) & {

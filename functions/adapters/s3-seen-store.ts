@@ -26,9 +26,9 @@ import { backoffMs, describeSdkError, errorName, httpStatus, isTransient, sleep 
  * instance's unsaved changes are applied on top of it, and the write is retried, up to
  * `maxAttempts` times. Merging keeps the earlier archive time of a UIDL both writers added.
  *
- * Errors are `SeenStoreError`s (errors.ts, `code` `ESTATE`) whose `retryable` says whether the S3 failure is
- * transient; a state object that is not what this store writes is not retryable (a human has to
- * look). Changes that failed to be written are kept for the next `flush()`.
+ * Errors are `SeenStoreError`s (errors.ts, `code` `ESTATE`) whose `retryable` says whether the
+ * S3 failure is transient; a state object that is not what this store writes is not retryable (a
+ * human has to look). Changes that failed to be written are kept for the next `flush()`.
  *
  * IAM: `s3:GetObject` and `s3:PutObject` on `<prefix>*`. Without `s3:ListBucket`, S3 answers 403
  * rather than 404 for an account that has no state yet; `createIfMissing` tells the two apart.
