@@ -649,8 +649,11 @@ describe('Construct: Pop3Poller', () => {
         }
       });
 
-      it('come with a dashboard', () => {
+      it("come with a dashboard, showing the dispatcher's mailboxes enqueued and orphaned", () => {
         template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+        const body = JSON.stringify(Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]);
+        expect(body).toContain('\\"JobsEnqueued\\"');
+        expect(body).toContain('\\"OrphanedMailboxes\\"');
       });
     });
 
