@@ -143,6 +143,26 @@ describe('DirectoryArchiveReader', () => {
     expect(snapshot()).toEqual(before);
   });
 
+  it('reads every message byte for byte: small ones in one read, one over 1 MiB as a stream', async () => {
+    const a = archive();
+    const small = Buffer.concat([makeMessage(1), Buffer.from([0, 0xff, 0x0d])]);
+    const large = Buffer.alloc(3 * 1024 * 1024 + 5);
+    for (let i = 0; i < large.length; i++) large[i] = (i * 31) & 0xff;
+    const keys = [a.put('support', small), a.put('support', large)];
+    const reader = new DirectoryArchiveReader({ dir: a.root });
+
+    const read = new Map<string, Buffer>();
+    for (const entry of await all(reader.list('support'))) read.set(entry.key, await bytesOf(reader, entry));
+
+    expect(read.get(keys[0]!)!.equals(small)).toBe(true);
+    expect(read.get(keys[1]!)!.equals(large)).toBe(true);
+    // The large one came in more than one piece (streamed, not read whole).
+    const [largeEntry] = (await all(reader.list('support'))).filter((e) => e.key === keys[1]);
+    let pieces = 0;
+    for await (const _ of (await reader.open(largeEntry!)).body) pieces += 1;
+    expect(pieces).toBeGreaterThan(1);
+  });
+
   it('names the archive directory and the OS error when it cannot be read', async () => {
     const reader = new DirectoryArchiveReader({ dir: join(tempDir('replay-dir-'), 'missing') });
     await expect(reader.accounts()).rejects.toMatchObject({
