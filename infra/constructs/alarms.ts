@@ -197,9 +197,11 @@ function pollerAlarms(scope: Construct, props: AlarmsProps): cloudwatch.Alarm[] 
       evaluationPeriods: config.alarms.noSuccessHours,
       datapointsToAlarm: config.alarms.noSuccessHours,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      // The expression has a value every hour the dispatcher runs (it reports 0 mailboxes too);
-      // no data at all means the schedules or the dispatcher stopped: treated as broken.
-      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      // FILL gives the expression a value in every hour with data (and the dispatcher reports every
+      // run, 0 mailboxes included). An hour with no value at all is one with nothing dispatched or
+      // polled: "empty", not "broken" (a dispatcher that fails raises DispatcherErrorsAlarm; jobs
+      // no worker takes, JobQueueAgeAlarm).
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     }),
     new cloudwatch.Alarm(scope, 'OrphanedMailboxesAlarm', {
       alarmDescription:

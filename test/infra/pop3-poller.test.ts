@@ -580,7 +580,7 @@ describe('Construct: Pop3Poller', () => {
           Threshold: 1,
           EvaluationPeriods: 2,
           DatapointsToAlarm: 2,
-          TreatMissingData: 'breaching',
+          TreatMissingData: 'notBreaching',
         });
         const hourlySum = (id: string, name: string, service: string) => ({
           Id: id,
