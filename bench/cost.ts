@@ -359,8 +359,8 @@ async function main(): Promise<void> {
 
   const pollerReceives = 5 * ((30 * 86_400) / 20);
   const fixed = [
-    ['Custom metrics (7 × metric-month)', 7 * P.customMetricMonth],
-    ['Alarms (8 metrics × metric-month)', 8 * P.alarmMetricMonth],
+    ['Custom metrics (8 × metric-month)', 8 * P.customMetricMonth],
+    ['Alarms (10 metrics × metric-month)', 10 * P.alarmMetricMonth],
     ['Dashboard', P.dashboardMonth],
     [
       `SQS pollers' empty long polls (assumed 5 concurrent × 20 s → ${pollerReceives.toLocaleString('en-US')}/month)`,

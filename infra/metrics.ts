@@ -4,7 +4,7 @@
  * 10,000 mailboxes are not 10,000 custom metrics) and the metric names. The worker writes one EMF
  * record per batch; Lambda's own Duration and Errors metrics (free) cover timing and crashes.
  *
- * Each name is one custom metric ($0.30 a month): seven in all, and three more with SES inbound
+ * Each name is one custom metric ($0.30 a month): eight in all, and three more with SES inbound
  * (under their own `service`, the SES inbound handler's, one EMF record per batch of notifications).
  */
 export const METRICS = {
@@ -21,8 +21,16 @@ export const METRICS = {
   bytesArchived: 'BytesArchived',
   /** Messages left on the servers by the batch (bounds, deadline or failures). */
   backlog: 'Backlog',
-  /** Batch jobs the dispatcher put on the job queue. */
+  /**
+   * Mailboxes (poll jobs) the dispatcher put on the job queue, emitted by every run, 0 included:
+   * what tells a stack with no mailboxes from one whose polls fail (the NoSuccessfulPoll alarm).
+   */
   jobsEnqueued: 'JobsEnqueued',
+  /**
+   * Enabled registry records whose `schedule` names no group of the stack, so no schedule takes
+   * them; counted by the default group's run only (one value per tick).
+   */
+  orphanedMailboxes: 'OrphanedMailboxes',
   sesInboundService: 'pop3-poller-ses-inbound',
   /** Messages SES received that were archived (one per account a message went to). */
   sesMessagesArchived: 'SesMessagesArchived',

@@ -242,7 +242,8 @@ export interface AlarmProps {
    */
   readonly topicArn?: string;
   /**
-   * Alarm when no poll has completed successfully for this many hours (1–24), fleet-wide.
+   * Alarm when mailboxes were dispatched or polled and no poll has completed successfully for
+   * this many hours in a row (1–24), fleet-wide. A stack with no mailboxes does not alarm.
    * @default 2
    */
   readonly noSuccessHours?: number;

@@ -33,6 +33,11 @@ export const MAX_INDIVIDUAL_SECRET_GRANTS = 50;
 export const MAX_PER_ACCOUNT_RESOURCES = 350;
 /** Schedule inputs are inlined into the template (CloudFormation's template limit is 1 MB). */
 export const MAX_TOTAL_SCHEDULE_INPUT_CHARS = 600_000;
+/**
+ * The schedule group names, comma-separated, go into the dispatcher's environment (SCHEDULE_GROUPS),
+ * which Lambda limits to 4 KB in all; this leaves room for its other variables.
+ */
+export const MAX_SCHEDULE_GROUP_NAMES_CHARS = 3000;
 /** CloudWatch Logs retention values, in days. */
 export const LOG_RETENTION_DAYS = [
   1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
@@ -219,6 +224,13 @@ export function resolveConfig(props: Pop3PollerProps, stackName: string): Resolv
     check(GROUP_NAME.test(name), `schedule group name "${name}" must match [A-Za-z0-9_-]{1,40}`);
     checkSchedule(spec, `schedule group "${name}"`, problems);
   }
+  const groupNamesChars = Object.keys(groups).join(',').length;
+  check(
+    groupNamesChars <= MAX_SCHEDULE_GROUP_NAMES_CHARS,
+    `scheduleGroups: ${Object.keys(groups).length} group names of ${groupNamesChars} characters (comma-separated) ` +
+      `exceed ${MAX_SCHEDULE_GROUP_NAMES_CHARS}: the dispatcher's environment (4 KB in all) holds them; ` +
+      'use fewer or shorter group names',
+  );
   const members = new Map<string, PollJob[]>();
   const own: { account: PollerAccountProps; job: PollJob }[] = [];
   for (const [i, account] of accounts.entries()) {

@@ -57,6 +57,8 @@ export interface DispatcherConfig {
   readonly shards: number;
   /** @default 50 */
   readonly batchSize: number;
+  /** The stack's schedule group names; unset (an older stack): orphaned records are not counted. */
+  readonly scheduleGroups: ReadonlySet<string> | undefined;
 }
 
 /** The SES inbound handler's settings (functions/handlers/ses-inbound.ts). */
@@ -166,6 +168,23 @@ const DispatcherEnvSchema = v.object({
   [ENV.REGISTRY_TABLE]: optional,
   [ENV.SHARDS]: SHARDS,
   [ENV.BATCH_SIZE]: integerInRange(1, 100, 50),
+  [ENV.SCHEDULE_GROUPS]: v.optional(
+    v.pipe(
+      v.string(),
+      v.transform((s) =>
+        s
+          .split(',')
+          .map((g) => g.trim())
+          .filter((g) => g !== ''),
+      ),
+      v.check(
+        (list) => list.every((g) => /^[A-Za-z0-9_-]{1,40}$/.test(g)),
+        'must be comma-separated schedule group names ([A-Za-z0-9_-]{1,40})',
+      ),
+      // Empty counts as unset: no list, nothing counted (never "every record is orphaned").
+      v.transform((list): ReadonlySet<string> | undefined => (list.length > 0 ? new Set(list) : undefined)),
+    ),
+  ),
 });
 
 /** An EventBridge source: what PutEvents accepts, and not AWS's own `aws.` prefix. */
@@ -263,6 +282,7 @@ export function readDispatcherConfig(env: Env = process.env): DispatcherConfig {
     registryTable: e.REGISTRY_TABLE,
     shards: e.SHARDS,
     batchSize: e.BATCH_SIZE,
+    scheduleGroups: e.SCHEDULE_GROUPS,
   };
 }
 

@@ -41,6 +41,12 @@ export const ENV = {
    * sessions of one mailbox from running at once. Default 32.
    */
   SHARDS: 'SHARDS',
+  /**
+   * The stack's schedule group names, comma-separated (`default,business-hours`). The dispatcher's
+   * default-group run counts the registry records whose `schedule` names none of them (they are
+   * never polled) and reports them. Unset (an older stack): not counted.
+   */
+  SCHEDULE_GROUPS: 'SCHEDULE_GROUPS',
   /** Most mailboxes in one batch job (one SQS message, one worker invocation). Default 25. */
   BATCH_SIZE: 'BATCH_SIZE',
   /** Mailboxes one worker invocation polls at once. Default 25. */

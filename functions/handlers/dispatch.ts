@@ -14,11 +14,18 @@ import { groupOf, planBatches } from './shards';
  * left out; one that does not validate is reported (never guessed at) and left out. A registry
  * mailbox whose id is also configured in infra/config.ts is left out too: the deployed
  * configuration wins, and the conflict is reported.
+ *
+ * A record whose `schedule` names a group the stack does not have is taken by no schedule, so it
+ * would silently never be polled. The default group's run (one per tick: only the first part of a
+ * split group carries `defaultGroup`) counts such records when it knows the stack's groups, so
+ * they are reported once per tick, not once per group.
  */
 
 export interface DispatchSettings {
   readonly shards: number;
   readonly batchSize: number;
+  /** The stack's schedule group names; unset: orphaned records are not counted. */
+  readonly scheduleGroups?: ReadonlySet<string>;
 }
 
 export interface DispatchDeps {
@@ -37,7 +44,18 @@ export interface DispatchOutcome {
   /** Registry items that were left out, and why (ids and problems only, never values). */
   readonly invalid: readonly { readonly id: string; readonly problems: readonly string[] }[];
   readonly conflicts: readonly string[];
+  /**
+   * Enabled records whose `schedule` is not a group of the stack (never polled), in scan order;
+   * undefined when this run does not count them (not the default group's, or no group list).
+   */
+  readonly orphaned: readonly OrphanedRecord[] | undefined;
   readonly scheduledMinute: string;
+}
+
+/** A registry record no schedule takes: its id and the group it names. */
+export interface OrphanedRecord {
+  readonly id: string;
+  readonly schedule: string;
 }
 
 export async function dispatch(
@@ -51,6 +69,8 @@ export async function dispatch(
   const fromRegistry: PollJob[] = [];
   const invalid: { id: string; problems: readonly string[] }[] = [];
   const conflicts: string[] = [];
+  const groups = input.defaultGroup === true ? settings.scheduleGroups : undefined;
+  const orphaned: OrphanedRecord[] | undefined = groups ? [] : undefined;
 
   if (deps.registry && (input.registryGroup !== undefined || configured.size > 0)) {
     for await (const entry of deps.registry.entries()) {
@@ -68,6 +88,10 @@ export async function dispatch(
       }
       const record = entry.record;
       if (!record || record.enabled === false) continue;
+      if (orphaned && record.schedule !== undefined && !groups!.has(record.schedule)) {
+        orphaned.push({ id: record.id, schedule: record.schedule });
+        continue;
+      }
       const inGroup =
         record.schedule === undefined ? input.defaultGroup === true : record.schedule === input.registryGroup;
       if (inGroup) fromRegistry.push(jobOf(record, entry.lastPoll));
@@ -90,6 +114,7 @@ export async function dispatch(
     notEnqueued,
     invalid,
     conflicts,
+    orphaned,
     scheduledMinute,
   };
 }

@@ -39,6 +39,9 @@ export interface DispatchResult {
   readonly scheduledMinute: string;
 }
 
+/** How many orphaned ids (and unknown group names) one WARN line names at most. */
+const ORPHANS_LOGGED = 20;
+
 export class DispatchError extends Error {
   override readonly name = 'DispatchError';
 }
@@ -57,7 +60,15 @@ export async function handler(event: unknown, context: Context): Promise<Dispatc
     throw new DispatchError(`invalid dispatch input: ${parsed.problem}`);
   }
   const { config, deps } = runtime;
-  const outcome = await dispatch(parsed.value, { shards: config.shards, batchSize: config.batchSize }, deps);
+  const outcome = await dispatch(
+    parsed.value,
+    {
+      shards: config.shards,
+      batchSize: config.batchSize,
+      ...(config.scheduleGroups ? { scheduleGroups: config.scheduleGroups } : {}),
+    },
+    deps,
+  );
 
   if (outcome.invalid.length > 0) {
     logger.error('Registry mailboxes left out: their records are invalid', {
@@ -72,10 +83,23 @@ export async function handler(event: unknown, context: Context): Promise<Dispatc
       count: outcome.conflicts.length,
     });
   }
+  if (outcome.orphaned && outcome.orphaned.length > 0) {
+    // Ids and group names only: a record's other fields are never logged.
+    logger.warn('Registry mailboxes never polled: their schedule names a group the stack does not have', {
+      ids: outcome.orphaned.slice(0, ORPHANS_LOGGED).map((o) => o.id),
+      unknownGroups: [...new Set(outcome.orphaned.map((o) => o.schedule))].sort().slice(0, ORPHANS_LOGGED),
+      groups: [...config.scheduleGroups!].sort(),
+      count: outcome.orphaned.length,
+    });
+  }
   const failedMailboxes = outcome.notEnqueued.reduce((n, f) => n + f.job.job.mailboxes.length, 0);
   const enqueued = outcome.mailboxes - failedMailboxes;
   metrics.addMetadata('scheduledMinute', outcome.scheduledMinute);
+  // Mailboxes enqueued, every run, 0 included: the NoSuccessfulPoll alarm tells a stack with no
+  // mailboxes (0) from one whose polls fail (infra/constructs/alarms.ts).
   metrics.addMetric('JobsEnqueued', MetricUnit.Count, enqueued);
+  // Only the run that counts them (the default group's), so the alarm sees one value per tick.
+  if (outcome.orphaned) metrics.addMetric('OrphanedMailboxes', MetricUnit.Count, outcome.orphaned.length);
   metrics.publishStoredMetrics();
 
   if (outcome.notEnqueued.length > 0) {

@@ -41,9 +41,8 @@ export function pollerMetric(
 }
 
 /**
- * Seven alarms (about $0.10 a month each, $0.20 for the two-metric "no successful poll"), three
- * more with SES inbound, an
- * optional SNS topic (TLS only; encrypted with the archive's key when it has one) that they all
+ * Eight alarms (about $0.10 a month per metric: $0.30 for the three-metric "no successful poll",
+ * so $1.00 in all), three more with SES inbound, an optional SNS topic (TLS only; encrypted with the archive's key when it has one) that they all
  * notify, and the dashboard when `dashboard` is on.
  */
 export class Alarms {
@@ -134,6 +133,27 @@ function sesInboundAlarms(scope: Construct, ses: NonNullable<AlarmsProps['sesInb
   ];
 }
 
+/**
+ * Successful polls per hour, or 1 (healthy) in an hour when nothing was to be polled:
+ * `IF(dispatched + polls > 0, polls - failed, 1)`, each metric FILLed with 0 where it has no data.
+ * - no mailboxes: the dispatcher reports 0 dispatched each tick and the worker never runs → 1;
+ * - mailboxes whose polls all fail: polls = failed → 0, breaching;
+ * - mailboxes dispatched and the worker never runs (or never reports): polls = 0 → 0, breaching.
+ * Polls count as activity too, so a poll that fails in the hour after its dispatch still breaches.
+ */
+export function noSuccessfulPollExpression(period: Duration): cloudwatch.MathExpression {
+  return new cloudwatch.MathExpression({
+    label: 'Successful polls (1 when nothing was to be polled)',
+    expression: 'IF(FILL(dispatched, 0) + FILL(polls, 0) > 0, FILL(polls, 0) - FILL(failed, 0), 1)',
+    usingMetrics: {
+      dispatched: pollerMetric(METRICS.jobsEnqueued, period, METRICS.dispatcherService),
+      polls: pollerMetric(METRICS.polls, period),
+      failed: pollerMetric(METRICS.pollErrors, period),
+    },
+    period,
+  });
+}
+
 function pollerAlarms(scope: Construct, props: AlarmsProps): cloudwatch.Alarm[] {
   const { config } = props;
   const five = Duration.minutes(5);
@@ -169,22 +189,33 @@ function pollerAlarms(scope: Construct, props: AlarmsProps): cloudwatch.Alarm[] 
       ...AT_LEAST_ONE,
     }),
     new cloudwatch.Alarm(scope, 'NoSuccessfulPollAlarm', {
-      alarmDescription: `No poll has completed successfully for ${config.alarms.noSuccessHours} hour(s).`,
-      metric: new cloudwatch.MathExpression({
-        label: 'Successful polls',
-        expression: 'polls - failed',
-        usingMetrics: {
-          polls: pollerMetric(METRICS.polls, hour),
-          failed: pollerMetric(METRICS.pollErrors, hour),
-        },
-        period: hour,
-      }),
+      alarmDescription:
+        `Mailboxes were dispatched or polled, and no poll has completed successfully, for ` +
+        `${config.alarms.noSuccessHours} hour(s). A stack with no mailboxes does not alarm.`,
+      metric: noSuccessfulPollExpression(hour),
       threshold: 1,
       evaluationPeriods: config.alarms.noSuccessHours,
       datapointsToAlarm: config.alarms.noSuccessHours,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
-      // No data at all (nothing polled, or the worker never ran) is exactly what this is for.
-      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      // FILL gives the expression a value in every hour with data (and the dispatcher reports every
+      // run, 0 mailboxes included). An hour with no value at all is one with nothing dispatched or
+      // polled: "empty", not "broken" (a dispatcher that fails raises DispatcherErrorsAlarm; jobs
+      // no worker takes, JobQueueAgeAlarm).
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    }),
+    new cloudwatch.Alarm(scope, 'OrphanedMailboxesAlarm', {
+      alarmDescription:
+        'Registry mailboxes name a schedule group the stack does not have, so they are never polled: ' +
+        'the dispatcher logs their ids (WARN); fix their schedule (pop3-poller mailboxes list marks them).',
+      // The default group's run reports the count each tick; the worst of the hour.
+      metric: pollerMetric(METRICS.orphanedMailboxes, hour, METRICS.dispatcherService).with({
+        statistic: cloudwatch.Stats.MAXIMUM,
+      }),
+      threshold: 1,
+      evaluationPeriods: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      // Between the default group's ticks (which may be hours apart) the last state stands.
+      treatMissingData: cloudwatch.TreatMissingData.IGNORE,
     }),
     new cloudwatch.Alarm(scope, 'JobQueueAgeAlarm', {
       alarmDescription:

@@ -87,6 +87,9 @@ export function createDashboard(
       ],
       right: [
         pollerMetric(METRICS.jobsEnqueued, five, METRICS.dispatcherService),
+        pollerMetric(METRICS.orphanedMailboxes, five, METRICS.dispatcherService).with({
+          statistic: cloudwatch.Stats.MAXIMUM,
+        }),
         dispatcher.metricErrors({ period: five }),
       ],
       width: 12,

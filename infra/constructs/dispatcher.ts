@@ -11,6 +11,7 @@ import { ENV } from '../../functions/handlers/contract';
 import { METRICS } from '../metrics';
 import type { ResolvedConfig } from '../validation';
 import { lambdaBase } from './lambda';
+import { scheduleGroupNames } from './scheduling';
 
 export interface DispatcherProps {
   readonly config: ResolvedConfig;
@@ -38,6 +39,7 @@ export class Dispatcher {
       [ENV.REGISTRY_TABLE]: props.registryTable.tableName,
       [ENV.SHARDS]: String(config.fleet.shards),
       [ENV.BATCH_SIZE]: String(config.fleet.batchSize),
+      [ENV.SCHEDULE_GROUPS]: scheduleGroupNames(config).join(','),
     });
     this.logGroup = base.logGroup;
     this.role = base.role;

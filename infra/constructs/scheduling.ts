@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack, TimeZone } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, TimeZone } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -70,7 +70,20 @@ export class Scheduling {
       });
     }
     this.schedules = schedules;
+    new CfnOutput(scope, SCHEDULE_GROUPS_OUTPUT, {
+      description:
+        "The schedule groups a registry record's schedule may name, as JSON (pop3-poller mailboxes add and import check against it)",
+      value: JSON.stringify(scheduleGroupNames(props.config)),
+    });
   }
+}
+
+/** The output the CLI reads the group names from (functions/cli/mailboxes/context.ts). */
+export const SCHEDULE_GROUPS_OUTPUT = 'ScheduleGroups';
+
+/** The stack's schedule group names (`scheduleGroups`), in configuration order. */
+export function scheduleGroupNames(config: ResolvedConfig): string[] {
+  return config.schedules.flatMap((s) => (s.registryGroup !== undefined ? [s.registryGroup] : []));
 }
 
 /** A schedule's input; Scheduler fills in the run's time, from which the dispatcher derives de-duplication ids. */

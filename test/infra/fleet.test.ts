@@ -1,6 +1,8 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { ENV, type DispatchInput } from '../../functions/handlers/contract';
 import { BUNDLE, lambdaBundling } from '../../infra/bundling';
+import { GROUPS_OUTPUT } from '../../functions/cli/mailboxes/context';
+import { SCHEDULE_GROUPS_OUTPUT } from '../../infra/constructs/scheduling';
 import type { Pop3PollerProps } from '../../infra/props';
 import { synthTemplate } from '../support/cdk-app';
 
@@ -186,6 +188,7 @@ describe('Construct: Pop3Poller (fleet)', () => {
         [ENV.REGISTRY_TABLE]: { Ref: table },
         [ENV.SHARDS]: '32',
         [ENV.BATCH_SIZE]: '50',
+        [ENV.SCHEDULE_GROUPS]: 'default',
       });
       const worker = (lambdaByDescription(template, 'polls a batch').Environment as { Variables: object })
         .Variables;
@@ -197,6 +200,7 @@ describe('Construct: Pop3Poller (fleet)', () => {
       });
       expect(worker).not.toHaveProperty(ENV.SHARDS);
       expect(dispatcher).not.toHaveProperty(ENV.MAILBOX_CONCURRENCY);
+      expect(worker).not.toHaveProperty(ENV.SCHEDULE_GROUPS);
     });
 
     it('follow the fleet settings, mailboxConcurrency defaulting to batchSize', () => {
@@ -270,5 +274,31 @@ describe('Construct: Pop3Poller (registry only)', () => {
       { ids: [], registryGroup: 'slow', defaultGroup: true },
       { ids: ['own'], registryGroup: undefined, defaultGroup: undefined },
     ]);
+  });
+
+  describe('schedule group names', () => {
+    const { template } = synthTemplate({
+      accounts: [{ id: 'own', secret: 'create', schedule: { expression: 'rate(1 hour)' } }],
+      scheduleGroups: {
+        fast: { expression: 'rate(5 minutes)' },
+        'business-hours': { expression: 'cron(0/15 8-18 ? * MON-FRI *)' },
+      },
+      defaultScheduleGroup: 'fast',
+    });
+
+    it('are a JSON output the CLI reads (ScheduleGroups), without accounts’ own schedules', () => {
+      const outputs = Object.entries(template.findOutputs('*')).filter(([id]) =>
+        new RegExp(`^Poller${SCHEDULE_GROUPS_OUTPUT}[0-9A-F]{8}$`).test(id),
+      );
+      expect(only(outputs)[1].Value).toBe('["fast","business-hours"]');
+      // The CLI looks for the same name.
+      expect(SCHEDULE_GROUPS_OUTPUT).toBe(GROUPS_OUTPUT);
+    });
+
+    it("are in the dispatcher's environment, for its count of records naming none of them", () => {
+      const variables = (lambdaByDescription(template, 'enqueues').Environment as { Variables: object })
+        .Variables;
+      expect(variables).toMatchObject({ [ENV.SCHEDULE_GROUPS]: 'fast,business-hours' });
+    });
   });
 });

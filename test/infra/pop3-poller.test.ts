@@ -1,6 +1,8 @@
+import { Duration } from 'aws-cdk-lib';
 import { Annotations, Match, type Template } from 'aws-cdk-lib/assertions';
 import { ENV as CONTRACT_ENV, type DispatchInput } from '../../functions/handlers/contract';
 import { WRITEBACK_TAG } from '../../functions/adapters/shared-secret';
+import { noSuccessfulPollExpression } from '../../infra/constructs/alarms';
 import { METRICS } from '../../infra/pop3-poller';
 import type { Pop3PollerProps } from '../../infra/props';
 import { MAX_SCHEDULE_INPUT_CHARS } from '../../infra/validation';
@@ -563,43 +565,80 @@ describe('Construct: Pop3Poller', () => {
           MetricName: 'ApproximateAgeOfOldestMessage',
           Threshold: 3600,
         });
-        template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+        template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
       });
 
-      it('raise "no successful poll" when polls minus failures stay below 1 for 2 hours, or nothing polled', () => {
-        template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-          ComparisonOperator: 'LessThanThreshold',
+      it('raise "no successful poll" only when mailboxes were dispatched or polled and none succeeded for 2 hours', () => {
+        const found = Object.values(
+          template.findResources('AWS::CloudWatch::Alarm', {
+            Properties: Match.objectLike({ ComparisonOperator: 'LessThanThreshold' }),
+          }),
+        );
+        expect(found).toHaveLength(1);
+        const alarm = found[0]!.Properties as { Metrics: Record<string, unknown>[] };
+        expect(alarm).toMatchObject({
           Threshold: 1,
           EvaluationPeriods: 2,
           DatapointsToAlarm: 2,
-          TreatMissingData: 'breaching',
-          Metrics: Match.arrayWith([
-            Match.objectLike({ Expression: 'polls - failed' }),
-            Match.objectLike({
-              Id: 'polls',
-              MetricStat: Match.objectLike({
-                Metric: {
-                  Namespace: 'Pop3Poller',
-                  MetricName: 'Polls',
-                  Dimensions: [{ Name: 'service', Value: METRICS.workerService }],
-                },
-                Period: 3600,
-                Stat: 'Sum',
-              }),
+          TreatMissingData: 'notBreaching',
+        });
+        const hourlySum = (id: string, name: string, service: string) => ({
+          Id: id,
+          MetricStat: {
+            Metric: {
+              Namespace: 'Pop3Poller',
+              MetricName: name,
+              Dimensions: [{ Name: 'service', Value: service }],
+            },
+            Period: 3600,
+            Stat: 'Sum',
+          },
+          ReturnData: false,
+        });
+        expect(alarm.Metrics).toHaveLength(4);
+        expect(alarm.Metrics).toEqual(
+          expect.arrayContaining([
+            expect.objectContaining({
+              Expression: 'IF(FILL(dispatched, 0) + FILL(polls, 0) > 0, FILL(polls, 0) - FILL(failed, 0), 1)',
             }),
-            Match.objectLike({
-              Id: 'failed',
-              MetricStat: Match.objectLike({
-                Metric: {
-                  Namespace: 'Pop3Poller',
-                  MetricName: 'PollErrors',
-                  Dimensions: [{ Name: 'service', Value: METRICS.workerService }],
-                },
-                Period: 3600,
-                Stat: 'Sum',
-              }),
-            }),
+            hourlySum('dispatched', 'JobsEnqueued', METRICS.dispatcherService),
+            hourlySum('polls', 'Polls', METRICS.workerService),
+            hourlySum('failed', 'PollErrors', METRICS.workerService),
           ]),
+        );
+      });
+
+      it('"no successful poll": its expression is healthy with no mailboxes, breaching when polls fail or never run', () => {
+        const { expression } = noSuccessfulPollExpression(Duration.hours(1));
+        // The expression's CloudWatch semantics for one period, with FILL(x, 0) and IF(c, a, b):
+        // undefined stands for "no data point in that period".
+        const value = (dispatched?: number, polls?: number, failed?: number): number =>
+          new Function(
+            'dispatched',
+            'polls',
+            'failed',
+            `const FILL = (x, v) => (x === undefined ? v : x); const IF = (c, a, b) => (c ? a : b); return ${expression};`,
+          )(dispatched, polls, failed) as number;
+        const breaching = (v: number) => v < 1; // LessThanThreshold 1
+        expect(breaching(value(0))).toBe(false); // registry-only stack, no mailboxes: the dispatcher reports 0
+        expect(breaching(value(120, 120, 120))).toBe(true); // every poll fails
+        expect(breaching(value(120))).toBe(true); // dispatched, the worker never ran
+        expect(breaching(value(undefined, 12, 12))).toBe(true); // polls of the last hour's dispatch, all failed
+        expect(breaching(value(120, 120, 119))).toBe(false); // one success is enough
+        expect(breaching(value(undefined, 12))).toBe(false);
+      });
+
+      it('raise "orphaned mailboxes" on the dispatcher\'s count of records naming no group, keeping its state between ticks', () => {
+        template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          Namespace: 'Pop3Poller',
+          MetricName: 'OrphanedMailboxes',
+          Dimensions: [{ Name: 'service', Value: METRICS.dispatcherService }],
+          Statistic: 'Maximum',
+          Period: 3600,
+          Threshold: 1,
+          EvaluationPeriods: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+          TreatMissingData: 'ignore',
         });
       });
 
@@ -610,8 +649,11 @@ describe('Construct: Pop3Poller', () => {
         }
       });
 
-      it('come with a dashboard', () => {
+      it("come with a dashboard, showing the dispatcher's mailboxes enqueued and orphaned", () => {
         template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+        const body = JSON.stringify(Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]);
+        expect(body).toContain('\\"JobsEnqueued\\"');
+        expect(body).toContain('\\"OrphanedMailboxes\\"');
       });
     });
 
@@ -838,7 +880,7 @@ describe('Construct: Pop3Poller', () => {
         },
       });
       const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
-      expect(alarms).toHaveLength(7);
+      expect(alarms).toHaveLength(8);
       for (const alarm of alarms) {
         expect(alarm.Properties.AlarmActions).toEqual([
           { Ref: topic },

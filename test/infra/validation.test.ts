@@ -166,6 +166,20 @@ const CASES: ReadonlyArray<[string, Pop3PollerProps, RegExp]> = [
     /flexibleWindowMinutes must be an integer from 1 to 1440/,
   ],
   [
+    "more schedule group names than the dispatcher's environment holds",
+    {
+      accounts: [],
+      scheduleGroups: Object.fromEntries(
+        Array.from({ length: 80 }, (_, i) => [
+          `g${String(i).padStart(2, '0')}`.padEnd(40, 'x'),
+          { expression: 'rate(1 hour)' },
+        ]),
+      ),
+      defaultScheduleGroup: 'g00'.padEnd(40, 'x'),
+    },
+    /scheduleGroups: 80 group names of 3279 characters \(comma-separated\) exceed 3000: the dispatcher's environment/,
+  ],
+  [
     'a malformed group name',
     {
       accounts: [{ ...one, schedule: 'every 5' }],

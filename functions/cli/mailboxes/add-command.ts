@@ -2,7 +2,7 @@ import { UsageError } from '../command-args';
 import { checkTargetOptions, MailboxesContext, type MailboxesIo, type TargetOptions } from './context';
 import { VALIDATION_FAILED } from './import-command';
 import { rowFromFields } from './rows';
-import { writeRows } from './write';
+import { checkSchedules, writeRows } from './write';
 
 /** `add`'s record options: kebab-case flag → record field. */
 export const ADD_FIELDS = {
@@ -63,7 +63,16 @@ export async function addMailbox(
     );
     return VALIDATION_FAILED;
   }
-  const summary = await writeRows(new MailboxesContext(io, target), [result.row]);
+  const context = new MailboxesContext(io, target);
+  const { unknown, groupsText } = await checkSchedules(context, [result.row]);
+  if (unknown.length > 0) {
+    io.stderr.write(
+      `pop3-poller mailboxes: mailbox ${result.row.record.id} not added: schedule "${unknown[0]!.schedule}" ` +
+        `is not a schedule group of stack "${target.stack}" ${groupsText}\n`,
+    );
+    return VALIDATION_FAILED;
+  }
+  const summary = await writeRows(context, [result.row]);
   const secret = summary.placed.get(result.row.record.id);
   io.stdout.write(
     `mailbox ${result.row.record.id} written${secret ? `; its password is in shared secret ${secret}` : ''}\n`,

@@ -8,8 +8,8 @@ import { removeMailboxes } from './remove-command';
 
 export const MAILBOXES_USAGE = `Usage: pop3-poller mailboxes COMMAND [--stack NAME | --table NAME [--secret-prefix PREFIX]] [--region R]
   The registry of a deployed stack: the mailboxes its dispatcher polls, in a DynamoDB table.
-  --stack NAME          find the table and the secret name prefix from the stack's outputs
-                        (RegistryTableName, SecretNamePrefix)
+  --stack NAME          find the table, the secret name prefix and the schedule groups from the
+                        stack's outputs (RegistryTableName, SecretNamePrefix, ScheduleGroups)
   --table NAME          the registry table itself, instead of --stack
   --secret-prefix P     with --table: where the shared secrets are named (P + shared-NNNN)
   --region R            the stack's region (default: the SDK's, e.g. AWS_REGION)
@@ -22,12 +22,16 @@ export const MAILBOXES_USAGE = `Usage: pop3-poller mailboxes COMMAND [--stack NA
       --secret-key K (the mailbox id), --auth-method M (auto), --certificate-sha256 FP (none),
       --max-messages N and --max-bytes N (the worker's own bounds), --schedule GROUP (the
       stack's default group), --enabled true|false (true).
+      With --stack, a GROUP the stack does not have is refused (exit 2): such a mailbox would
+      never be polled. With --table the groups are unknown and not checked.
       --password-stdin  read the password from standard input (one line) and keep it in a shared
                         secret; a password is never taken from the command line.
   remove ID...
       Remove mailboxes, and their entries in the shared secrets the CLI manages.
   list [--json]
       One line per mailbox: id, host, username, mode, schedule, last poll (time, status, code).
+      With --stack, a schedule the stack has no group for is marked "(no such group)": that
+      mailbox is never polled (with --json: "scheduleUnknown": true).
       --json: one JSON object per line (default: off).
   import FILE.csv [--dry-run]
       Register every mailbox of FILE. Header row of column names: id, username, host or
@@ -35,8 +39,9 @@ export const MAILBOXES_USAGE = `Usage: pop3-poller mailboxes COMMAND [--stack NA
       authMethod, certificateSha256, maxMessages, maxBytes, schedule, enabled, password. An empty
       cell is unset. A row gives secretId (its own secret, or one you manage) or password (kept in
       a shared secret named P + shared-NNNN, up to ~60 KB each; secretId then points there).
-      The whole file is checked first: with any bad line nothing is written (exit 2).
-      --dry-run: check the file only; no AWS call (default: off).
+      The whole file is checked first: with any bad line nothing is written (exit 2). With
+      --stack, so is every schedule against the stack's groups (not with --table).
+      --dry-run: check the file only; no AWS call, schedules unchecked (default: off).
   export
       Write every record as CSV (no passwords) on standard output; import reads it back.
 

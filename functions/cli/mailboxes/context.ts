@@ -52,11 +52,18 @@ export interface Target {
   readonly table: string;
   /** Absent with `--table` and no `--secret-prefix`. */
   readonly secretPrefix?: string;
+  /**
+   * The stack's schedule group names (its ScheduleGroups output). Absent with `--table`, or with a
+   * stack deployed before that output existed: then a record's `schedule` cannot be checked.
+   */
+  readonly groups?: readonly string[];
 }
 
 /** The stack outputs the CLI reads (infra/constructs/registry.ts, infra/constructs/secrets.ts). */
 export const TABLE_OUTPUT = 'RegistryTableName';
 export const PREFIX_OUTPUT = 'SecretNamePrefix';
+/** A JSON array of the stack's schedule group names (infra/constructs/scheduling.ts). */
+export const GROUPS_OUTPUT = 'ScheduleGroups';
 
 /**
  * Checks the target options without calling AWS: exactly one of `--stack` and `--table`, and a
@@ -116,11 +123,44 @@ export class MailboxesContext {
     }
     const client = this.io.clients.cloudFormation(this.options.region);
     const outputs = await stackOutputs(client, stack, this.options.region);
+    const groups = groupsOutput(stack, outputs);
     return {
       table: output(stack, outputs, TABLE_OUTPUT),
       secretPrefix: output(stack, outputs, PREFIX_OUTPUT),
+      ...(groups ? { groups } : {}),
     };
   }
+}
+
+/** The ScheduleGroups output's names; undefined when the stack predates it. */
+function groupsOutput(stack: string, outputs: readonly Output[]): string[] | undefined {
+  if (outputsNamed(outputs, GROUPS_OUTPUT).length === 0) return undefined;
+  const text = output(stack, outputs, GROUPS_OUTPUT);
+  let names: unknown;
+  try {
+    names = JSON.parse(text);
+  } catch {
+    names = undefined;
+  }
+  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) {
+    throw new UsageError(`stack "${stack}" has a ${GROUPS_OUTPUT} output that is not a JSON array of names`);
+  }
+  return names as string[];
+}
+
+/**
+ * Records whose `schedule` names no group of the stack: no schedule would ever take them. Empty
+ * when the groups are unknown (`--table`, or an older stack), or every schedule is a group.
+ */
+export function unknownSchedules(
+  records: readonly { readonly id: string; readonly schedule?: string | undefined }[],
+  groups: readonly string[] | undefined,
+): { readonly id: string; readonly schedule: string }[] {
+  if (groups === undefined) return [];
+  const known = new Set(groups);
+  return records.flatMap((r) =>
+    r.schedule !== undefined && !known.has(r.schedule) ? [{ id: r.id, schedule: r.schedule }] : [],
+  );
 }
 
 /** An output's value, by its name (stack-outputs.ts). */

@@ -1,7 +1,7 @@
 import { UsageError } from '../command-args';
 import { checkTargetOptions, MailboxesContext, type MailboxesIo, type TargetOptions } from './context';
 import { formatProblems, readMailboxCsv } from './rows';
-import { writeRows } from './write';
+import { checkSchedules, writeRows } from './write';
 
 /** The exit status of a file or an `add` with bad rows: nothing was written. */
 export const VALIDATION_FAILED = 2;
@@ -43,7 +43,20 @@ export async function importMailboxes(
     io.stdout.write('0 mailboxes validated; nothing to write\n');
     return 0;
   }
-  const summary = await writeRows(new MailboxesContext(io, target), rows);
+  const context = new MailboxesContext(io, target);
+  const { unknown, groupsText } = await checkSchedules(context, rows);
+  if (unknown.length > 0) {
+    io.stderr.write(
+      `pop3-poller mailboxes: ${file}: ${unknown.length} mailbox(es) name a schedule group that stack ` +
+        `"${target.stack}" does not have ${groupsText}; nothing written\n` +
+        formatProblems(
+          file,
+          unknown.map((u) => ({ line: u.line, message: `${u.id}: schedule "${u.schedule}"` })),
+        ),
+    );
+    return VALIDATION_FAILED;
+  }
+  const summary = await writeRows(context, rows);
   io.stdout.write(
     `${rows.length} mailboxes validated; ${summary.written} written; ${summary.secretsUpdated} shared secrets updated` +
       `${summary.secretsCreated > 0 ? ` (${summary.secretsCreated} created)` : ''}\n`,

@@ -1,5 +1,5 @@
 import type { MailboxRecord } from '../../registry/record';
-import type { MailboxesContext } from './context';
+import { GROUPS_OUTPUT, unknownSchedules, type MailboxesContext } from './context';
 import type { MailboxRow } from './rows';
 
 export interface WriteSummary {
@@ -42,4 +42,38 @@ export async function writeRows(
   const registry = await context.registry();
   await registry.putRecords(records);
   return { written: records.length, secretsUpdated, secretsCreated, placed };
+}
+
+/** Rows that name a schedule group the target stack does not have, and what to say about them. */
+export interface ScheduleCheck {
+  /** Bad rows (their file line, 0 for `add`), with the group each names. */
+  readonly unknown: readonly { readonly line: number; readonly id: string; readonly schedule: string }[];
+  /** `(its groups: a, b)`, for the message. */
+  readonly groupsText: string;
+}
+
+/**
+ * Checks each row's `schedule` against the stack's groups (its ScheduleGroups output), before
+ * anything is written: a record naming no group would never be polled. With `--table` the groups
+ * are unknown and every schedule is accepted; with a stack deployed before the output existed,
+ * too, with a note on stderr when a row names a schedule.
+ */
+export async function checkSchedules(
+  context: MailboxesContext,
+  rows: readonly MailboxRow[],
+): Promise<ScheduleCheck> {
+  const { groups } = await context.resolve();
+  const { stack } = context.options;
+  if (groups === undefined && stack !== undefined && rows.some((row) => row.record.schedule !== undefined)) {
+    context.io.stderr.write(
+      `pop3-poller mailboxes: note: stack "${stack}" has no ${GROUPS_OUTPUT} output (deployed by an older version): ` +
+        'schedule groups not checked\n',
+    );
+  }
+  const lineOf = new Map(rows.map((row) => [row.record.id, row.line]));
+  const unknown = unknownSchedules(
+    rows.map((row) => row.record),
+    groups,
+  ).map((u) => ({ ...u, line: lineOf.get(u.id) ?? 0 }));
+  return { unknown, groupsText: `(its groups: ${(groups ?? []).join(', ') || 'none'})` };
 }

@@ -127,10 +127,25 @@ describe('Function: readDispatcherConfig', () => {
       registryTable: undefined,
       shards: 32,
       batchSize: 50,
+      scheduleGroups: undefined,
     });
     expect(() => readDispatcherConfig({})).toThrow(
       'invalid configuration (environment variables): JOB_QUEUE_URL is required',
     );
+  });
+
+  it('reads the schedule group names, and refuses a malformed list', () => {
+    const config = readDispatcherConfig({
+      [ENV.JOB_QUEUE_URL]: QUEUE_URL,
+      [ENV.SCHEDULE_GROUPS]: 'default, business-hours',
+    });
+    expect(config.scheduleGroups).toEqual(new Set(['default', 'business-hours']));
+    expect(
+      readDispatcherConfig({ [ENV.JOB_QUEUE_URL]: QUEUE_URL, [ENV.SCHEDULE_GROUPS]: '' }).scheduleGroups,
+    ).toBeUndefined();
+    expect(() =>
+      readDispatcherConfig({ [ENV.JOB_QUEUE_URL]: QUEUE_URL, [ENV.SCHEDULE_GROUPS]: 'default,no spaces' }),
+    ).toThrow('SCHEDULE_GROUPS must be comma-separated schedule group names ([A-Za-z0-9_-]{1,40})');
   });
 });
 

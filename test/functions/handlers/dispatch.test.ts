@@ -1,5 +1,5 @@
 import type { BatchJob, PollJob } from '../../../functions/handlers/contract';
-import { dispatch, toMinute } from '../../../functions/handlers/dispatch';
+import { dispatch, toMinute, type DispatchSettings } from '../../../functions/handlers/dispatch';
 import type { JobQueue, NotEnqueued, QueuedJob } from '../../../functions/jobs/ports';
 import { shardOf } from '../../../functions/handlers/shards';
 import type { RegistryEntry, RegistryReader } from '../../../functions/registry/ports';
@@ -129,6 +129,47 @@ describe('dispatch', () => {
     const none = await ids({});
     expect(none.ids).toEqual([]);
     expect(none.outcome.invalid).toEqual([]);
+  });
+
+  it("counts, on the default group's run only, enabled records naming a group the stack does not have", async () => {
+    const registry = new MemoryRegistry([
+      record('a'),
+      record('b', { schedule: 'night' }),
+      record('c', { schedule: 'nightly' }),
+      record('d', { schedule: 'Night' }),
+      record('e', { schedule: 'weekly', enabled: false }),
+      { id: 'f', problems: ['port must be an integer from 1 to 65535'] },
+    ]);
+    const groups = { ...settings, scheduleGroups: new Set(['default', 'night']) };
+    const run = async (input: object, withGroups: DispatchSettings = groups) => {
+      const queue = new MemoryQueue();
+      const outcome = await dispatch({ jobs: [], scheduledTime: TICK.scheduledTime, ...input }, withGroups, {
+        queue,
+        registry,
+      });
+      return { outcome, ids: mailboxes(queue).map((m) => m.accountId) };
+    };
+
+    const byDefault = await run({ registryGroup: 'default', defaultGroup: true });
+    expect(byDefault.outcome.orphaned).toEqual([
+      { id: 'c', schedule: 'nightly' },
+      { id: 'd', schedule: 'Night' },
+    ]);
+    expect(byDefault.ids).toEqual(['a']);
+    // Another group's run does not count them (so a tick reports them once), nor takes them.
+    const night = await run({ registryGroup: 'night' });
+    expect(night.outcome.orphaned).toBeUndefined();
+    expect(night.ids).toEqual(['b']);
+    // Without the stack's group list (an older stack), nothing is counted.
+    expect(
+      (await run({ registryGroup: 'default', defaultGroup: true }, settings)).outcome.orphaned,
+    ).toBeUndefined();
+    // None orphaned: an empty list, so the metric reports 0.
+    const clean = await dispatch(TICK, groups, {
+      queue: new MemoryQueue(),
+      registry: new MemoryRegistry([record('a')]),
+    });
+    expect(clean.orphaned).toEqual([]);
   });
 
   it('carries a registry record into the job (settings and last poll), never a secret', async () => {

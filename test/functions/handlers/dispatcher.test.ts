@@ -24,6 +24,7 @@ const savedEnv = { ...process.env };
 beforeAll(() => {
   process.env.JOB_QUEUE_URL = QUEUE_URL;
   process.env.REGISTRY_TABLE = TABLE;
+  process.env.SCHEDULE_GROUPS = 'default,night';
   delete process.env.SHARDS;
   delete process.env.BATCH_SIZE;
 });
@@ -225,6 +226,72 @@ describe('Lambda: dispatcher', () => {
     );
     expect(result).toMatchObject({ jobs: 1, fromRegistry: 1, batches: 1 });
     expect(bodies().flatMap((b) => b.mailboxes.map((m) => m.accountId))).toEqual(['reg-night']);
+  });
+
+  it("reports records naming a group the stack does not have, once, on the default group's run", async () => {
+    acceptAll();
+    const orphans = Array.from({ length: 23 }, (_, i) => `lost-${String(i).padStart(2, '0')}`);
+    dynamoMock.on(ScanCommand).resolves({
+      Items: [
+        item('reg-plain', mailbox('reg-plain')),
+        item('reg-night', mailbox('reg-night', { schedule: 'night' })),
+        ...orphans.map((id, i) =>
+          item(id, mailbox(id, { schedule: i % 2 ? 'nightly' : 'weekend', secretKey: 'not-logged' })),
+        ),
+      ],
+    });
+
+    const result = await handler(
+      { jobs: [], registryGroup: 'default', defaultGroup: true, scheduledTime: '2025-03-04T10:05:00Z' },
+      lambdaContext(),
+    );
+
+    expect(result).toMatchObject({ jobs: 1, fromRegistry: 1 });
+    expect(bodies().flatMap((b) => b.mailboxes.map((m) => m.accountId))).toEqual(['reg-plain']);
+    const warning = output
+      .logs()
+      .filter(
+        (l) =>
+          l.message ===
+          'Registry mailboxes never polled: their schedule names a group the stack does not have',
+      );
+    expect(warning).toHaveLength(1);
+    expect(warning[0]).toMatchObject({
+      level: 'WARN',
+      ids: orphans.slice(0, 20),
+      unknownGroups: ['nightly', 'weekend'],
+      groups: ['default', 'night'],
+      count: 23,
+    });
+    expect(output.text).not.toContain('not-logged');
+    expect(output.text).not.toContain('pop.example.com');
+    const emf = output.metrics();
+    expect(emf).toHaveLength(1);
+    expect(emf[0]).toMatchObject({ JobsEnqueued: 1, OrphanedMailboxes: 23 });
+    expect(emf[0]!._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([['service']]);
+
+    // Another group's run of the same tick neither counts nor warns: one report per tick.
+    output.restore();
+    output = new CapturedOutput();
+    await handler(
+      { jobs: [], registryGroup: 'night', scheduledTime: '2025-03-04T10:05:00Z' },
+      lambdaContext(),
+    );
+    expect(output.metrics()[0]).not.toHaveProperty('OrphanedMailboxes');
+    expect(output.logs().filter((l) => l.level === 'WARN')).toEqual([]);
+  });
+
+  it('reports 0 mailboxes enqueued and 0 orphaned for an empty registry, with no warning', async () => {
+    const result = await handler(
+      { jobs: [], registryGroup: 'default', defaultGroup: true, scheduledTime: '2025-03-04T10:05:00Z' },
+      lambdaContext(),
+    );
+    expect(result).toMatchObject({ jobs: 0, batches: 0 });
+    expect(batchInputs()).toHaveLength(0);
+    const emf = output.metrics();
+    expect(emf).toHaveLength(1);
+    expect(emf[0]).toMatchObject({ JobsEnqueued: 0, OrphanedMailboxes: 0 });
+    expect(output.logs().filter((l) => l.level === 'WARN')).toEqual([]);
   });
 
   it('re-sends entries that failed inside a 200 and enqueues everything', async () => {

@@ -62,7 +62,8 @@ async function run(args: string[], files: Record<string, string> = {}, stdin = '
   return { code, stdout, stderr };
 }
 
-function stackHasOutputs(): void {
+/** The stack's outputs; `groups`: its ScheduleGroups output (absent: a stack from before it). */
+function stackHasOutputs(groups?: readonly string[]): void {
   cfn.on(DescribeStacksCommand).resolves({
     Stacks: [
       {
@@ -73,6 +74,10 @@ function stackHasOutputs(): void {
           { OutputKey: 'PollerRegistryTableName6F1C2A3B', OutputValue: TABLE },
           { OutputKey: 'PollerSecretNamePrefix0D9E8F7A', OutputValue: PREFIX },
           { OutputKey: 'PollerArchiveBucketName11223344', OutputValue: 'bucket' },
+          ...(groups
+            ? [{ OutputKey: 'PollerScheduleGroups5A6B7C8D', OutputValue: JSON.stringify(groups) }]
+            : []),
+          { OutputKey: 'PollerScheduleGroupName99AA88BB', OutputValue: 'PollerScheduleGroup-XYZ' },
         ],
       },
     ],
@@ -388,6 +393,124 @@ describe('pop3-poller mailboxes add', () => {
   });
 });
 
+describe('pop3-poller mailboxes: schedules the stack has no group for', () => {
+  const GROUPS = ['default', 'business-hours'];
+  const addArgs = (target: string[], schedule: string) => [
+    'add',
+    ...target,
+    '--id',
+    'sales',
+    '--host',
+    'pop.example.com',
+    '--username',
+    'sales@example.com',
+    '--secret-id',
+    'pop3/sales',
+    '--schedule',
+    schedule,
+  ];
+
+  it('add --stack refuses one, in one line naming the mailbox and the groups, writing nothing', async () => {
+    stackHasOutputs(GROUPS);
+    const result = await run(addArgs(['--stack', STACK], 'nightly'));
+    expect(result).toEqual({
+      code: 2,
+      stdout: '',
+      stderr:
+        'pop3-poller mailboxes: mailbox sales not added: schedule "nightly" is not a schedule group of ' +
+        'stack "MailStack" (its groups: default, business-hours)\n',
+    });
+    expect(cfn).toHaveReceivedCommandTimes(DescribeStacksCommand, 1);
+    expect(ddb.calls()).toHaveLength(0);
+    expect(sm.calls()).toHaveLength(0);
+  });
+
+  it('add --stack takes a group the stack has', async () => {
+    stackHasOutputs(GROUPS);
+    const result = await run(addArgs(['--stack', STACK], 'business-hours'));
+    expect(result).toEqual({ code: 0, stdout: 'mailbox sales written\n', stderr: '' });
+    expect(writtenRecords().get('sales')).toMatchObject({ schedule: 'business-hours' });
+  });
+
+  it('add --table cannot know the groups, and accepts any', async () => {
+    const result = await run(addArgs(['--table', TABLE], 'nightly'));
+    expect(result).toEqual({ code: 0, stdout: 'mailbox sales written\n', stderr: '' });
+    expect(writtenRecords().get('sales')).toMatchObject({ schedule: 'nightly' });
+    expect(cfn.calls()).toHaveLength(0);
+  });
+
+  it('add --stack with a stack from before the ScheduleGroups output writes, with a note', async () => {
+    stackHasOutputs();
+    const result = await run(addArgs(['--stack', STACK], 'nightly'));
+    expect(result).toEqual({
+      code: 0,
+      stdout: 'mailbox sales written\n',
+      stderr:
+        'pop3-poller mailboxes: note: stack "MailStack" has no ScheduleGroups output (deployed by an older ' +
+        'version): schedule groups not checked\n',
+    });
+  });
+
+  it('import --stack names every such line, with the groups, and writes nothing (not even secrets)', async () => {
+    stackHasOutputs(GROUPS);
+    const csv =
+      'id,host,username,password,schedule\n' +
+      `a,pop.example.com,a@example.com,${LEAK},business-hours\n` +
+      `b,pop.example.com,b@example.com,${LEAK},nightly\n` +
+      `c,pop.example.com,c@example.com,${LEAK},\n` +
+      `d,pop.example.com,d@example.com,${LEAK},Default\n`;
+    const result = await run(['import', 'fleet.csv', '--stack', STACK], { 'fleet.csv': csv });
+    expect(result).toEqual({
+      code: 2,
+      stdout: '',
+      stderr:
+        'pop3-poller mailboxes: fleet.csv: 2 mailbox(es) name a schedule group that stack "MailStack" does not ' +
+        'have (its groups: default, business-hours); nothing written\n' +
+        '  fleet.csv:3: b: schedule "nightly"\n' +
+        '  fleet.csv:5: d: schedule "Default"\n',
+    });
+    expect(cfn).toHaveReceivedCommandTimes(DescribeStacksCommand, 1);
+    expect(ddb.calls()).toHaveLength(0);
+    expect(sm.calls()).toHaveLength(0);
+  });
+
+  it('import --stack writes a file whose schedules are all groups of the stack', async () => {
+    stackHasOutputs(GROUPS);
+    const csv = 'id,host,username,secretId,schedule\na,h,u,s,business-hours\nb,h,u,s,\n';
+    const result = await run(['import', 'fleet.csv', '--stack', STACK], { 'fleet.csv': csv });
+    expect(result).toEqual({
+      code: 0,
+      stdout: '2 mailboxes validated; 2 written; 0 shared secrets updated\n',
+      stderr: '',
+    });
+    expect(writtenRecords().get('a')).toMatchObject({ schedule: 'business-hours' });
+    expect(writtenRecords().get('b')).not.toHaveProperty('schedule');
+  });
+
+  it('refuses a ScheduleGroups output that is not a JSON array of names', async () => {
+    cfn.on(DescribeStacksCommand).resolves({
+      Stacks: [
+        {
+          StackName: STACK,
+          CreationTime: new Date(),
+          StackStatus: 'UPDATE_COMPLETE',
+          Outputs: [
+            { OutputKey: 'PollerRegistryTableName6F1C2A3B', OutputValue: TABLE },
+            { OutputKey: 'PollerSecretNamePrefix0D9E8F7A', OutputValue: PREFIX },
+            { OutputKey: 'PollerScheduleGroups5A6B7C8D', OutputValue: 'default' },
+          ],
+        },
+      ],
+    });
+    const result = await run(addArgs(['--stack', STACK], 'default'));
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(
+      /^pop3-poller mailboxes: stack "MailStack" has a ScheduleGroups output that is not a JSON array of names\n/,
+    );
+    expect(ddb.calls()).toHaveLength(0);
+  });
+});
+
 describe('pop3-poller mailboxes remove', () => {
   it('deletes the items, then the entries in the CLI’s shared secrets', async () => {
     const shared = `${PREFIX}shared-0001`;
@@ -478,6 +601,31 @@ describe('pop3-poller mailboxes list and export', () => {
     expect(ddb).toHaveReceivedCommandTimes(ScanCommand, 2);
   });
 
+  it('list --stack marks a schedule the stack has no group for, and counts them on stderr', async () => {
+    stackHasOutputs(['default', 'daily']);
+    const result = await run(['list', '--stack', STACK]);
+    expect(result.code).toBe(0);
+    expect(result.stdout.split('\n').slice(0, 3)).toEqual([
+      'ID   HOST              USERNAME            MODE    SCHEDULE                LAST POLL',
+      'a    gmail             recent:a@gmail.com  keep    -                       never polled',
+      'b    pop.example.com   b@example.com       delete  hourly (no such group)  2025-03-01T12:00:00.000Z failed EAUTH',
+    ]);
+    expect(result.stderr).toBe(
+      'pop3-poller mailboxes: 1 mailbox(es) name a schedule group that stack "MailStack" does not have ' +
+        '(its groups: default, daily), so they are never polled: marked (no such group)\n',
+    );
+  });
+
+  it('list --json --stack sets scheduleUnknown on such entries only', async () => {
+    stackHasOutputs(['default', 'daily']);
+    const json = await run(['list', '--json', '--stack', STACK]);
+    const lines = json.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; scheduleUnknown?: boolean });
+    expect(lines.filter((l) => l.scheduleUnknown === true).map((l) => l.id)).toEqual(['b']);
+  });
+
   it('list --json prints one entry per line', async () => {
     const result = await run(['list', '--json', '--table', TABLE]);
     const lines = result.stdout
@@ -530,6 +678,8 @@ describe('pop3-poller mailboxes usage', () => {
       '--password-stdin',
       '--dry-run',
       '--json',
+      'ScheduleGroups',
+      'no such group',
     ]) {
       expect(help.stdout).toContain(word);
     }
