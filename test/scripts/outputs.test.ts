@@ -28,6 +28,7 @@ const VALUES: Record<string, string> = {
   DispatcherFunctionName: 'dispatcher',
   WorkerFunctionName: 'worker',
   ScheduleGroupName: 'group',
+  ScheduleGroups: '["default"]',
   WorkerLogGroupName: `${STACK}-PollerWorkerLogGroup-x`,
   DispatcherLogGroupName: `${STACK}-PollerDispatcherLogGroup-x`,
   RegistryTableName: `${STACK}-PollerRegistryTable-x`,
