@@ -312,6 +312,9 @@ class ReplayRun {
         throw new ReplayError(
           'EEVENTS',
           `${outcome.failedIds.length} of ${events.length} events could not be published (the first: ${outcome.failedIds[0]})`,
+          // The sink's verdict when it gives one (an events file refused for permission will not
+          // take them on a retry either), as in a poll.
+          outcome.retryable !== undefined ? { retryable: outcome.retryable } : {},
         );
       }
     }

@@ -294,6 +294,17 @@ describe('replay', () => {
         expect((e.detail as MessageArchivedDetail).key > stopped.checkpoint!).toBe(true);
     });
 
+    it("keeps the sink's verdict on whether publishing can succeed later (a refused events file cannot)", async () => {
+      const refusing = {
+        publish: async (events: readonly PollEvent[]) => ({
+          failedIds: events.map((e) => e.id),
+          retryable: false,
+        }),
+      };
+      const result = await replay({ reader, sink: refusing }, options());
+      expect(result).toMatchObject({ status: 'failed', error: { code: 'EEVENTS', retryable: false } });
+    });
+
     it('fails on events the sink could not publish, with the checkpoint before their batch', async () => {
       const sink = new MemoryEventSink();
       let calls = 0;
