@@ -1,4 +1,4 @@
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { fsyncInPool } from './fsync';
 import { writeFullySync } from './write-fully';
@@ -41,6 +41,8 @@ export class ArchiveLog {
   private queue: Array<{ text: string; resolve: () => void; reject: (error: unknown) => void }> = [];
   private running = false;
   private directorySynced = false;
+  /** Whether this log's end was checked for a line torn by a crash (see `write`). */
+  private endChecked = false;
 
   constructor(
     private readonly dir: string,
@@ -75,8 +77,15 @@ export class ArchiveLog {
 
   private async write(text: string): Promise<void> {
     const path = this.path;
-    const fd = openSync(path, 'a', 0o600);
+    const fd = openSync(path, this.endChecked ? 'a' : 'a+', 0o600);
     try {
+      // A crash in the middle of an append can leave a line without its newline; a line appended
+      // to it would be lost with it (the reader skips what does not parse). Once per store, start
+      // on a fresh line when the file does not end with one.
+      if (!this.endChecked) {
+        if (!endsWithNewline(fd)) text = '\n' + text;
+        this.endChecked = true;
+      }
       writeFullySync(fd, Buffer.from(text, 'utf8'), path);
       await fsyncInPool(fd);
     } finally {
@@ -87,4 +96,13 @@ export class ArchiveLog {
       this.directorySynced = true;
     }
   }
+}
+
+/** True for an empty file or one whose last byte is a newline. */
+function endsWithNewline(fd: number): boolean {
+  const { size } = fstatSync(fd);
+  if (size === 0) return true;
+  const last = Buffer.alloc(1);
+  readSync(fd, last, 0, 1, size - 1);
+  return last[0] === 0x0a;
 }

@@ -115,6 +115,24 @@ describe('Class: DirectoryArchiveStore', () => {
     expect((await stat(join(dir, item.key))).mtime).toEqual(ARCHIVED_AT);
   });
 
+  it('starts its log on a fresh line when a crash left the last one torn, so no record is lost with it', async () => {
+    await mkdir(join(dir, 'support'));
+    await writeFile(join(dir, LOG), '{"key":"support/torn');
+
+    const item = itemOf(MESSAGE);
+    await new DirectoryArchiveStore({ dir }).put(item);
+
+    const text = await readFile(join(dir, LOG), 'utf8');
+    expect(text.split('\n')[0]).toBe('{"key":"support/torn');
+    expect(await logLines().catch(() => 'unparseable')).toBe('unparseable');
+    const parsed = text
+      .split('\n')
+      .slice(1)
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { key: string; uidl: string });
+    expect(parsed).toEqual([expect.objectContaining({ key: item.key, uidl: 'UID-1' })]);
+  });
+
   it('answers a put of a message already there with the time it was first archived, and logs the put', async () => {
     const item = itemOf(MESSAGE);
     await new DirectoryArchiveStore({ dir }).put(item);
