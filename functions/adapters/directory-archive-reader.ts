@@ -83,7 +83,8 @@ export class DirectoryArchiveReader implements ArchiveReader {
         throw this.failure(error, path);
       }
       if (!info.isFile()) continue;
-      const modifiedAt = new Date(Math.floor(info.mtimeMs));
+      // Node's own Date of the file time (flooring mtimeMs loses a millisecond to rounding).
+      const modifiedAt = info.mtime;
       yield {
         accountId,
         key,
