@@ -32,6 +32,16 @@ export class Spool {
     return this.file === undefined ? 0 : this.size;
   }
 
+  /**
+   * A message already whole in memory (an S3 object read at once): hashed once, recorded in
+   * `hashedBuffers`, held as the very Buffer given, which must never be modified.
+   */
+  static fromBuffer(bytes: Buffer): Spool {
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    hashedBuffers.set(bytes, digest);
+    return new Spool(bytes.length, digest, bytes, undefined);
+  }
+
   static async fromStream(source: AsyncIterable<Buffer>, options: SpoolOptions): Promise<Spool> {
     const hash = createHash('sha256');
     let parts: Buffer[] = [];

@@ -100,8 +100,9 @@ export async function ingestSesObject(
     );
   }
 
-  // Hashed once; the spool holds the very Buffer read, which is never modified.
-  const spool = await Spool.fromStream(oneChunk(bytes), { memoryLimitBytes: bytes.length });
+  // Hashed once; the spool holds the very Buffer read, which is never modified, and the archive
+  // takes its digest from `hashedBuffers` instead of hashing (and copying) it again per account.
+  const spool = Spool.fromBuffer(bytes);
   const metadata = await readMetadata(spool);
   const archived: ArchivedCopy[] = [];
   const events: PollEvent<MessageArchivedDetail>[] = [];
@@ -153,9 +154,4 @@ export async function ingestSesObject(
     );
   }
   return { sha256: spool.sha256, size: spool.size, recipients, archived, events };
-}
-
-/** One Buffer as the async iterable a Spool reads. */
-async function* oneChunk(bytes: Buffer): AsyncGenerator<Buffer> {
-  yield bytes;
 }

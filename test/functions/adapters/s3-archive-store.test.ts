@@ -15,7 +15,7 @@ import 'aws-sdk-client-mock-jest';
 import { ArchiveError } from '../../../functions/adapters/errors';
 import { createS3Client } from '../../../functions/adapters/s3-client';
 import { S3ArchiveStore, type S3ArchiveStoreOptions } from '../../../functions/adapters/s3-archive-store';
-import type { ArchiveItem } from '../../../functions/poller/ports';
+import { hashedBuffers, type ArchiveItem } from '../../../functions/poller/ports';
 
 const MiB = 1024 * 1024;
 const s3Mock = mockClient(S3Client);
@@ -166,6 +166,32 @@ describe('Class: S3ArchiveStore', () => {
         'archived-at': '2026-12-07T10:00:00.123Z',
         'event-source': 'pop3-poller',
       });
+    });
+
+    it('sends a Buffer hashed already (hashedBuffers) as it is, without reading the stream, and still checks it', async () => {
+      s3Mock.on(PutObjectCommand).resolves({});
+      const held = Buffer.from(MESSAGE);
+      hashedBuffers.set(held, SHA);
+      const item = itemOf(held, {
+        bytes: held,
+        body: () => {
+          throw new Error('the stream should not be read');
+        },
+      });
+
+      await store().put(item);
+
+      const sent = s3Mock.commandCalls(PutObjectCommand)[0]!.args[0].input;
+      expect(sent.Body).toBe(held); // the very Buffer: no copy
+      expect(sent.ChecksumSHA256).toBe(sha256B64(MESSAGE));
+      // A Buffer recorded with another digest than the item's is refused, and nothing is sent.
+      s3Mock.resetHistory();
+      const other = Buffer.from('Subject: other\r\n\r\n');
+      hashedBuffers.set(other, 'cd'.repeat(32));
+      await expect(store().put(itemOf(other, { bytes: other }))).rejects.toMatchObject({
+        reason: 'integrity',
+      });
+      expect(s3Mock).toHaveReceivedCommandTimes(PutObjectCommand, 0);
     });
 
     it('stores an empty message with a single PutObject', async () => {
